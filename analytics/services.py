@@ -1,0 +1,49 @@
+"""Storing and aggregating derived results. Live consumers, commands and report views call these."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import EMOTION_FIELDS, EMOTIONS, Alert, EmotionSample
+
+SAMPLE_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One analysed frame, as the live pipeline hands it over (ids, not model instances)."""
+
+    session_id: int
+    student_id: int
+    captured_at: datetime
+    face_count: int
+    probabilities: tuple[float, ...] | None = None  # 7 values in EMOTIONS order; None when presence-only
+
+
+def record_samples(records: Iterable[SampleRecord]) -> list[EmotionSample]:
+    """Insert a batch of samples in one statement per SAMPLE_BATCH_SIZE rows. Raw frames never reach here."""
+    rows = []
+    for record in records:
+        sample = EmotionSample(
+            session_id=record.session_id,
+            student_id=record.student_id,
+            captured_at=record.captured_at,
+            face_count=record.face_count,
+        )
+        if record.probabilities is not None and record.face_count > 0:
+            probabilities = [float(p) for p in record.probabilities]
+            best = max(range(len(EMOTIONS)), key=probabilities.__getitem__)
+            sample.emotion = EMOTIONS[best]
+            sample.confidence = probabilities[best]
+            for name, value in zip(EMOTION_FIELDS, probabilities, strict=True):
+                setattr(sample, name, value)
+        rows.append(sample)
+    if rows:
+        EmotionSample.objects.bulk_create(rows, batch_size=SAMPLE_BATCH_SIZE)
+    return rows
+
+
+def record_alert(session_id: int, kind: str, message: str, raised_at: datetime, student_id: int | None = None):
+    return Alert.objects.create(
+        session_id=session_id, student_id=student_id, kind=kind, message=message[:300], raised_at=raised_at
+    )

@@ -1,0 +1,284 @@
+"""Business operations on schools, classes and sessions. Views, consumers, the API and commands call these."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from . import signals
+from .models import (
+    DEFAULT_POLICY_TEXT,
+    Classroom,
+    Consent,
+    ConsentPolicy,
+    Enrolment,
+    LiveSession,
+    Role,
+    School,
+    SessionStatus,
+    User,
+)
+
+
+class TransitionError(ValidationError):
+    """A session state change that the state machine does not allow."""
+
+
+# --- sessions -----------------------------------------------------------------------------------------------
+
+ALLOWED_TRANSITIONS = {
+    SessionStatus.SCHEDULED: {SessionStatus.LIVE, SessionStatus.CANCELLED},
+    SessionStatus.LIVE: {SessionStatus.ENDED},
+    SessionStatus.ENDED: set(),
+    SessionStatus.CANCELLED: set(),
+}
+
+TRANSITION_ERRORS = {
+    (SessionStatus.ENDED, SessionStatus.LIVE): "This session has already ended and cannot be started again.",
+    (SessionStatus.CANCELLED, SessionStatus.LIVE): "This session was cancelled and cannot be started.",
+    (SessionStatus.SCHEDULED, SessionStatus.ENDED): "This session has not started yet, so it cannot be ended.",
+    (SessionStatus.LIVE, SessionStatus.CANCELLED): "A live session cannot be cancelled; end it instead.",
+}
+
+
+def _transition(session: LiveSession, new_status: str) -> LiveSession:
+    with transaction.atomic():
+        # Lock the row so two clicks (or a click and the API) cannot both start or end a session.
+        locked = LiveSession.objects.select_for_update().get(pk=session.pk)
+        previous = locked.status
+        if previous == new_status or new_status not in ALLOWED_TRANSITIONS[previous]:
+            message = TRANSITION_ERRORS.get(
+                (previous, new_status),
+                f"Cannot change a {locked.get_status_display().lower()} session to "
+                f"{SessionStatus(new_status).label.lower()}.",
+            )
+            raise TransitionError(message)
+        now = timezone.now()
+        locked.status = new_status
+        if new_status == SessionStatus.LIVE:
+            locked.started_at = now
+        elif new_status == SessionStatus.ENDED:
+            locked.ended_at = now
+        locked.save(update_fields=["status", "started_at", "ended_at"])
+    session.status, session.started_at, session.ended_at = locked.status, locked.started_at, locked.ended_at
+    return session
+
+
+def start_session(session: LiveSession) -> LiveSession:
+    _transition(session, SessionStatus.LIVE)
+    transaction.on_commit(lambda: signals.session_started.send(LiveSession, session=session))
+    return session
+
+
+def end_session(session: LiveSession) -> LiveSession:
+    _transition(session, SessionStatus.ENDED)
+    transaction.on_commit(lambda: signals.session_ended.send(LiveSession, session=session))
+    return session
+
+
+def cancel_session(session: LiveSession) -> LiveSession:
+    _transition(session, SessionStatus.CANCELLED)
+    transaction.on_commit(lambda: signals.session_cancelled.send(LiveSession, session=session))
+    return session
+
+
+def schedule_session(classroom: Classroom, **fields) -> LiveSession:
+    session = LiveSession(classroom=classroom, **fields)
+    session.full_clean()
+    session.save()
+    return session
+
+
+# --- enrolment ----------------------------------------------------------------------------------------------
+
+
+def enrol_students(classroom: Classroom, students) -> int:
+    """Enrol students of the class's school; returns how many were newly enrolled."""
+    added = 0
+    for student in students:
+        if student.school_id != classroom.school_id or student.role != Role.STUDENT:
+            raise ValidationError(f"{student} is not a student of {classroom.school}.")
+        _, created = Enrolment.objects.get_or_create(classroom=classroom, student=student)
+        added += created
+    return added
+
+
+def unenrol_student(classroom: Classroom, student: User) -> None:
+    Enrolment.objects.filter(classroom=classroom, student=student).delete()
+
+
+@dataclass
+class CsvImportReport:
+    created: list[User] = field(default_factory=list)
+    enrolled: list[User] = field(default_factory=list)
+    already_enrolled: list[User] = field(default_factory=list)
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # (row number, raw row, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+MAX_CSV_BYTES = 1024 * 1024
+
+
+def import_students_csv(classroom: Classroom, data: bytes | str) -> CsvImportReport:
+    """Enrol students from `name,email` rows (a header row is optional). Existing students of the school are
+    matched by email; new ones are created with an unusable password (the school admin sends a reset). Bad rows
+    are reported with their row number and skipped; good rows are imported."""
+    report = CsvImportReport()
+    if isinstance(data, bytes):
+        if len(data) > MAX_CSV_BYTES:
+            report.errors.append((0, "", "The file is larger than 1 MB."))
+            return report
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            report.errors.append((0, "", "The file is not UTF-8 text. Save it as CSV (UTF-8) and try again."))
+            return report
+    school = classroom.school
+    seen_emails: set[str] = set()
+    for number, row in enumerate(csv.reader(io.StringIO(data)), start=1):
+        raw = ",".join(row)
+        if not any(cell.strip() for cell in row):
+            continue
+        if number == 1 and [c.strip().lower() for c in row[:2]] == ["name", "email"]:
+            continue
+        if len(row) != 2:
+            report.errors.append((number, raw, f"Expected 2 columns (name,email), found {len(row)}."))
+            continue
+        name, email = row[0].strip(), row[1].strip().lower()
+        if not name:
+            report.errors.append((number, raw, "The name is empty."))
+            continue
+        try:
+            validate_email(email)
+        except ValidationError:
+            report.errors.append((number, raw, f"“{email}” is not a valid email address."))
+            continue
+        if email in seen_emails:
+            report.errors.append((number, raw, f"{email} appears more than once in the file."))
+            continue
+        seen_emails.add(email)
+        existing = User.objects.filter(email__iexact=email).first()
+        if existing is not None and (existing.school_id != school.pk or existing.role != Role.STUDENT):
+            report.errors.append((number, raw, f"{email} belongs to an account that is not a student of this school."))
+            continue
+        with transaction.atomic():
+            student = existing or create_school_user(school, Role.STUDENT, email=email, full_name=name)
+            if existing is None:
+                report.created.append(student)
+            _, created = Enrolment.objects.get_or_create(classroom=classroom, student=student)
+        (report.enrolled if created else report.already_enrolled).append(student)
+    return report
+
+
+# --- people -------------------------------------------------------------------------------------------------
+
+
+def unique_username(email: str) -> str:
+    base = slugify(email.split("@")[0]).replace("-", ".")[:140] or "user"
+    candidate, n = base, 1
+    while User.objects.filter(username=candidate).exists():
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+def create_school_user(
+    school: School, role: str, *, email: str, full_name: str = "", username: str = "", password: str | None = None
+) -> User:
+    first, _, last = full_name.strip().partition(" ")
+    user = User(
+        school=school,
+        role=role,
+        email=email.lower(),
+        username=username or unique_username(email),
+        first_name=first[:150],
+        last_name=last[:150],
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+def deactivate_user(user: User) -> None:
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+# --- consent ------------------------------------------------------------------------------------------------
+
+
+def current_policy(school: School) -> ConsentPolicy:
+    """The school's current consent policy, creating version 1 with the default text the first time."""
+    policy = ConsentPolicy.objects.filter(school=school).order_by("-version").first()
+    if policy is None:
+        policy, _ = ConsentPolicy.objects.get_or_create(school=school, version=1, defaults={"text": DEFAULT_POLICY_TEXT})
+    return policy
+
+
+def publish_policy(school: School, text: str, author: User | None = None) -> ConsentPolicy:
+    """A new policy version. Students must consent again, because they agreed to other words."""
+    with transaction.atomic():
+        last = ConsentPolicy.objects.select_for_update().filter(school=school).order_by("-version").first()
+        version = (last.version + 1) if last else 1
+        return ConsentPolicy.objects.create(school=school, version=version, text=text, created_by=author)
+
+
+def record_consent(student: User, granted: bool) -> Consent:
+    if student.role != Role.STUDENT or student.school_id is None:
+        raise ValidationError("Only students record consent to camera analysis.")
+    return Consent.objects.create(student=student, policy=current_policy(student.school), granted=granted)
+
+
+def consent_status(student: User) -> Consent | None:
+    """The student's latest decision on the current policy version, or None if they have not decided."""
+    policy = current_policy(student.school)
+    return Consent.objects.filter(student=student, policy=policy).order_by("-decided_at", "-pk").first()
+
+
+def has_consent(student: User) -> bool:
+    decision = consent_status(student)
+    return decision is not None and decision.granted
+
+
+# --- joining ------------------------------------------------------------------------------------------------
+
+
+class JoinRefused(Exception):
+    """Why a student may not stream into a session. `code` is stable: the live socket uses it as close reason."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def check_can_stream(student: User, session: LiveSession) -> None:
+    """Raise JoinRefused unless `student` may stream camera frames into `session` right now."""
+    if not student.is_authenticated:
+        raise JoinRefused("not_authenticated", "Log in to join the session.")
+    if student.role != Role.STUDENT or student.school_id != session.classroom.school_id:
+        raise JoinRefused("not_a_student", "Only students of this class stream their camera.")
+    if not Enrolment.objects.filter(classroom_id=session.classroom_id, student=student).exists():
+        raise JoinRefused("not_enrolled", "You are not enrolled in this class.")
+    if not has_consent(student):
+        raise JoinRefused(
+            "no_consent", "You have not consented to camera analysis. Review the policy on your consent page."
+        )
+    if session.status != SessionStatus.LIVE:
+        messages = {
+            SessionStatus.SCHEDULED: "This session has not started yet.",
+            SessionStatus.ENDED: "This session has ended.",
+            SessionStatus.CANCELLED: "This session was cancelled.",
+        }
+        raise JoinRefused("not_live", messages.get(session.status, "This session is not live."))

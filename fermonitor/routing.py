@@ -1,0 +1,3 @@
+"""WebSocket routes. Live-session consumers register here."""
+
+websocket_urlpatterns: list = []
