@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .models import EMOTION_FIELDS, EMOTIONS, Alert, EmotionSample
+from .signals import alert_raised
 
 SAMPLE_BATCH_SIZE = 500
 
@@ -44,6 +45,8 @@ def record_samples(records: Iterable[SampleRecord]) -> list[EmotionSample]:
 
 
 def record_alert(session_id: int, kind: str, message: str, raised_at: datetime, student_id: int | None = None):
-    return Alert.objects.create(
+    alert = Alert.objects.create(
         session_id=session_id, student_id=student_id, kind=kind, message=message[:300], raised_at=raised_at
     )
+    alert_raised.send(Alert, alert=alert)
+    return alert
