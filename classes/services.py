@@ -54,8 +54,8 @@ def _transition(session: LiveSession, new_status: str) -> LiveSession:
         if previous == new_status or new_status not in ALLOWED_TRANSITIONS[previous]:
             message = TRANSITION_ERRORS.get(
                 (previous, new_status),
-                f"Cannot change a {locked.get_status_display().lower()} session to "
-                f"{SessionStatus(new_status).label.lower()}.",
+                f"This session is {locked.get_status_display().lower()}; "
+                f"it cannot become {SessionStatus(new_status).label.lower()}.",
             )
             raise TransitionError(message)
         now = timezone.now()
