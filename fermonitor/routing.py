@@ -1,3 +1,10 @@
-"""WebSocket routes. Live-session consumers register here."""
+"""WebSocket routes (the live-session consumers; protocol and close codes in `classes.live.consumers`)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from classes.live.consumers import DashboardConsumer, StreamConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/live/<uuid:session_uuid>/stream/", StreamConsumer.as_asgi(), name="live_stream_socket"),
+    path("ws/live/<uuid:session_uuid>/dashboard/", DashboardConsumer.as_asgi(), name="live_dashboard_socket"),
+]

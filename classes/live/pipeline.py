@@ -1,0 +1,59 @@
+"""The inference pool: one process-wide `inference.Engine` on a dedicated thread pool.
+
+Inference never runs on the event loop (it would stall every socket of the process) nor on asgiref's single
+`thread_sensitive` thread (it would queue behind, and block, every ORM call). The pool is sized by
+`FERMONITOR_INFERENCE_WORKERS` (default: the number of cores); the engine is thread-safe (thread-local
+interpreters) and is created once, lazily, on a pool thread, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_engine = None
+
+
+def executor() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=max(1, settings.FERMONITOR_INFERENCE_WORKERS),
+                thread_name_prefix="fermonitor-inference",
+            )
+        return _executor
+
+
+def engine():
+    """The process-wide engine (created on first use; raises `inference.ModelsMissing` with the fix)."""
+    global _engine
+    if _engine is None:
+        with _lock:
+            if _engine is None:
+                from inference import Engine
+
+                _engine = Engine(
+                    models_dir=settings.FERMONITOR_MODELS_DIR,
+                    emotion_model=settings.FERMONITOR_EMOTION_MODEL or None,
+                )
+    return _engine
+
+
+def _analyze(frame: bytes, emotions: bool):
+    return engine().analyze(frame, emotions=emotions)
+
+
+async def analyze(frame: bytes, *, emotions: bool):
+    """Analyse one JPEG on the pool; raises `inference.FrameError` subclasses for bad frames."""
+    return await asyncio.get_running_loop().run_in_executor(executor(), _analyze, frame, emotions)
+
+
+async def warm_up() -> None:
+    """Load the models before the first frame arrives (the first stream of a process pays for it)."""
+    await asyncio.get_running_loop().run_in_executor(executor(), engine)

@@ -1,0 +1,257 @@
+"""Every database call of the live path, synchronous, each inside the school's scope.
+
+Consumers call these through `database_sync_to_async`; they take ids (or the authenticated user), look the
+school up and enter `school_scope` themselves, as DEVELOPERS.md asks of consumers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, ExtractSecond, Floor, TruncMinute
+from django_scopes import scopes_disabled
+
+from analytics.live import VALENCE, AlertEvent, AlertSettings
+from analytics.models import Alert, EmotionSample
+from analytics.services import record_alert
+
+from ..access import can_manage_classroom
+from ..models import Enrolment, LiveSession
+from ..services import JoinRefused, check_can_stream
+from ..tenancy import school_scope
+
+# WebSocket close codes (4000-4999 are the application's). The reason text is also sent as a JSON message
+# ({"type": "refused", ...}) just before closing, because browsers do not always surface the close reason.
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403  # wrong role, not the class's teacher/admin, not enrolled, no consent
+CLOSE_UNKNOWN_SESSION = 4404  # no such session in the user's school (other schools' sessions are invisible)
+CLOSE_REPLACED = 4408  # the same student opened the stream again elsewhere (another tab or device)
+CLOSE_NOT_LIVE = 4409  # the session is scheduled, ended or cancelled
+CLOSE_SESSION_ENDED = 4410  # the session ended while streaming
+CLOSE_UNAVAILABLE = 4500  # the server cannot analyse frames (models not installed)
+
+REFUSAL_CLOSE_CODES = {
+    "not_authenticated": CLOSE_NOT_AUTHENTICATED,
+    "not_a_student": CLOSE_FORBIDDEN,
+    "not_enrolled": CLOSE_FORBIDDEN,
+    "no_consent": CLOSE_FORBIDDEN,
+    "not_live": CLOSE_NOT_LIVE,
+}
+
+HISTORY_BUCKET_SECONDS = 10
+RECENT_ALERTS = 50
+
+
+class Denied(Exception):
+    def __init__(self, close_code: int, code: str, message: str):
+        super().__init__(message)
+        self.close_code, self.code, self.message = close_code, code, message
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    session_id: int
+    uuid: str
+    school_id: int
+    title: str
+    status: str
+    settings: AlertSettings
+    frame_width: int
+    frame_height: int
+
+
+@dataclass(frozen=True)
+class StreamTicket:
+    session: SessionInfo
+    student_id: int
+    student_name: str
+
+
+def _info(session: LiveSession) -> SessionInfo:
+    school = session.classroom.school
+    return SessionInfo(
+        session_id=session.pk,
+        uuid=str(session.uuid),
+        school_id=school.pk,
+        title=session.title,
+        status=session.status,
+        settings=AlertSettings.for_session(session, presence_only=school.presence_only),
+        frame_width=session.frame_width,
+        frame_height=session.frame_height,
+    )
+
+
+def _find_session(user, session_uuid) -> LiveSession:
+    queryset = LiveSession.objects.select_related("classroom", "classroom__school")
+    session = queryset.filter(uuid=session_uuid).first()
+    if session is None:
+        raise Denied(CLOSE_UNKNOWN_SESSION, "unknown_session", "There is no such session.")
+    return session
+
+
+def open_stream(user, session_uuid) -> StreamTicket:
+    """May `user` stream into the session? Raises `Denied` with the close code otherwise."""
+    if not getattr(user, "is_authenticated", False):
+        raise Denied(CLOSE_NOT_AUTHENTICATED, "not_authenticated", "Log in to join the session.")
+    if user.school_id is None:
+        raise Denied(CLOSE_FORBIDDEN, "not_a_student", "Only students of this class stream their camera.")
+    with school_scope(user.school_id):
+        session = _find_session(user, session_uuid)
+        try:
+            check_can_stream(user, session)
+        except JoinRefused as refusal:
+            raise Denied(
+                REFUSAL_CLOSE_CODES.get(refusal.code, CLOSE_FORBIDDEN), refusal.code, refusal.message
+            ) from None
+        return StreamTicket(session=_info(session), student_id=user.pk, student_name=str(user))
+
+
+def open_dashboard(user, session_uuid) -> SessionInfo:
+    """May `user` watch the session's dashboard (its class's teacher, the school's admins, operators)?"""
+    if not getattr(user, "is_authenticated", False):
+        raise Denied(CLOSE_NOT_AUTHENTICATED, "not_authenticated", "Log in to watch the session.")
+    if user.is_superuser:
+        with scopes_disabled():
+            session = _find_session(user, session_uuid)
+            return _info(session)
+    if user.school_id is None:
+        raise Denied(
+            CLOSE_FORBIDDEN, "forbidden", "Only the class's teacher and the school's admins watch it."
+        )
+    with school_scope(user.school_id):
+        session = _find_session(user, session_uuid)
+        if not can_manage_classroom(user, session.classroom):
+            raise Denied(
+                CLOSE_FORBIDDEN, "forbidden", "Only the class's teacher and the school's admins watch it."
+            )
+        return _info(session)
+
+
+def session_info(session_id: int, school_id: int) -> SessionInfo:
+    with school_scope(school_id):
+        return _info(LiveSession.objects.select_related("classroom", "classroom__school").get(pk=session_id))
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _when(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def store_alert(session_id: int, school_id: int, alert: AlertEvent, dedupe_seconds: float | None = None):
+    """Store an alert; with `dedupe_seconds`, skip it when the session already has one of that kind that recent
+    (processes that all see the same class drop store it once). Returns the alert's dict, or None if skipped."""
+    raised_at = _when(alert.at)
+    with school_scope(school_id), transaction.atomic():
+        if dedupe_seconds is not None:
+            # Serialise the check-then-insert across processes on the session row.
+            LiveSession.objects.select_for_update().filter(pk=session_id).first()
+            recent = Alert.objects.filter(
+                session_id=session_id,
+                kind=alert.kind,
+                student_id=alert.student_id,
+                raised_at__gte=raised_at - timedelta(seconds=dedupe_seconds),
+            )
+            if recent.exists():
+                return None
+        stored = record_alert(session_id, alert.kind, alert.message, raised_at, student_id=alert.student_id)
+    return _alert_dict(stored)
+
+
+def _alert_dict(alert: Alert) -> dict:
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "message": alert.message,
+        "at": alert.raised_at.timestamp(),
+        "student_id": alert.student_id,
+    }
+
+
+def dashboard_history(info: SessionInfo) -> dict:
+    """What a dashboard shows on (re)load: the roster with each student's last result, recent alerts and the
+    class chart so far in HISTORY_BUCKET_SECONDS buckets. Four queries, whatever the class size."""
+    presence_only = info.settings.presence_only
+    with school_scope(info.school_id):
+        session = LiveSession.objects.select_related("classroom").get(pk=info.session_id)
+        roster = {
+            e.student_id: str(e.student)
+            for e in Enrolment.objects.filter(classroom_id=session.classroom_id).select_related("student")
+        }
+        samples = EmotionSample.objects.filter(session_id=info.session_id)
+        newest = (
+            samples.filter(student_id=OuterRef("student_id"))
+            .order_by("-captured_at")
+            .values("captured_at")[:1]
+        )
+        latest = {}
+        for sample in samples.filter(captured_at=Subquery(newest)):
+            latest[sample.student_id] = {
+                "faces": sample.face_count,
+                "last_seen": _epoch(sample.captured_at),
+                "emotion": "" if presence_only else sample.emotion,
+                "confidence": None if presence_only else sample.confidence,
+            }
+        students = []
+        for student_id, name in roster.items():
+            state = {"id": student_id, "name": name, "connected": False, "streaming": False, "faces": 0}
+            state.update({"last_seen": None, "n": 0})
+            state.update(latest.get(student_id, {}))
+            students.append(state)
+
+        alerts = [
+            _alert_dict(a) for a in Alert.objects.filter(session_id=info.session_id).order_by("-raised_at")
+        ]
+        alerts = alerts[:RECENT_ALERTS][::-1]
+
+        valence_sum = sum(
+            (Coalesce(F(f"p_{name}"), Value(0.0)) * weight for name, weight in VALENCE.items()), Value(0.0)
+        )
+        buckets = (
+            samples.annotate(minute=TruncMinute("captured_at"), part=Floor(ExtractSecond("captured_at") / 10))
+            .values("minute", "part")
+            .annotate(
+                total=Count("id"),
+                faces=Count("id", filter=Q(face_count__gt=0)),
+                valence=Sum(valence_sum, filter=Q(face_count__gt=0), output_field=FloatField()),
+            )
+            .order_by("minute", "part")
+        )
+        series = {}
+        for row in buckets:
+            t = row["minute"].timestamp() + int(row["part"]) * HISTORY_BUCKET_SECONDS
+            if row["total"]:
+                index = (
+                    row["faces"] / row["total"] if presence_only else (row["valence"] or 0.0) / row["total"]
+                )
+            else:
+                index = None
+            series[t] = {"t": t, "index": None if index is None else round(index, 4), "faces": row["faces"]}
+        if not presence_only:
+            per_emotion = (
+                samples.filter(face_count__gt=0)
+                .exclude(emotion="")
+                .annotate(minute=TruncMinute("captured_at"), part=Floor(ExtractSecond("captured_at") / 10))
+                .values("minute", "part", "emotion")
+                .annotate(n=Count("id"))
+            )
+            for row in per_emotion:
+                t = row["minute"].timestamp() + int(row["part"]) * HISTORY_BUCKET_SECONDS
+                point = series.get(t)
+                if point is not None and point["faces"]:
+                    point.setdefault("shares", {})[row["emotion"]] = round(row["n"] / point["faces"], 4)
+    return {
+        "type": "history",
+        "session": {"uuid": info.uuid, "title": info.title, "status": info.status},
+        "presence_only": presence_only,
+        "bucket_seconds": HISTORY_BUCKET_SECONDS,
+        "enrolled": len(roster),
+        "students": students,
+        "alerts": alerts,
+        "series": sorted(series.values(), key=lambda p: p["t"]),
+    }
