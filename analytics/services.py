@@ -4,6 +4,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
+
+from . import rollups
 from .models import EMOTION_FIELDS, EMOTIONS, Alert, EmotionSample
 from .signals import alert_raised
 
@@ -22,7 +25,18 @@ class SampleRecord:
 
 
 def record_samples(records: Iterable[SampleRecord]) -> list[EmotionSample]:
-    """Insert a batch of samples in one statement per SAMPLE_BATCH_SIZE rows. Raw frames never reach here."""
+    """Insert a batch of samples in one statement per SAMPLE_BATCH_SIZE rows, then refresh the per-minute
+    roll-ups of the minutes the batch touched (late samples included). Raw frames never reach here."""
+    rows = build_samples(records)
+    if rows:
+        with transaction.atomic():
+            EmotionSample.objects.bulk_create(rows, batch_size=SAMPLE_BATCH_SIZE)
+            rollups.refresh_for_samples(rows)
+    return rows
+
+
+def build_samples(records: Iterable[SampleRecord]) -> list[EmotionSample]:
+    """Unsaved EmotionSample rows for records: the top emotion and its confidence derived from probabilities."""
     rows = []
     for record in records:
         sample = EmotionSample(
@@ -39,12 +53,12 @@ def record_samples(records: Iterable[SampleRecord]) -> list[EmotionSample]:
             for name, value in zip(EMOTION_FIELDS, probabilities, strict=True):
                 setattr(sample, name, value)
         rows.append(sample)
-    if rows:
-        EmotionSample.objects.bulk_create(rows, batch_size=SAMPLE_BATCH_SIZE)
     return rows
 
 
-def record_alert(session_id: int, kind: str, message: str, raised_at: datetime, student_id: int | None = None):
+def record_alert(
+    session_id: int, kind: str, message: str, raised_at: datetime, student_id: int | None = None
+):
     alert = Alert.objects.create(
         session_id=session_id, student_id=student_id, kind=kind, message=message[:300], raised_at=raised_at
     )
