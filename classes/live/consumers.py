@@ -198,6 +198,7 @@ class StreamConsumer(LiveConsumer):
         if self.closing:
             return
         self.closing = True
+        await self.writer.flush()
         await self.send_json(
             {"type": "refused", "code": "replaced", "message": "You joined this session from another window."}
         )
@@ -207,6 +208,8 @@ class StreamConsumer(LiveConsumer):
         if self.closing:
             return
         self.closing = True
+        # Stored before the socket closes (the hub stays until the disconnect arrives and releases it).
+        await self.writer.flush()
         await self.send_json({"type": "ended", "message": "The session has ended. Thank you!"})
         await self.close(code=store.CLOSE_SESSION_ENDED, reason="session_ended")
 

@@ -57,6 +57,7 @@ function addPoint(t, index, shares) {
 function redrawChart() {
   const keys = [...buckets.keys()].sort((a, b) => a - b);
   for (const ds of chart.data.datasets) {
+    ds.pointRadius = keys.length < 4 ? 3 : 0; // a lone bucket would not show as a line
     ds.data = keys.map((k) => {
       const b = buckets.get(k);
       const y = ds.key === "index" ? (b.indexN ? b.index / b.indexN : null) : b.shares[ds.key] / b.n;

@@ -117,7 +117,8 @@ async def open_stream(session, cookie) -> tuple:
 
 
 async def send_frame(communicator, frame: bytes, timeout: float = 30) -> dict:
-    await communicator.send_to(bytes_data=frame)
+    # send_input rather than send_to: send_to refuses an empty binary message, which a browser can send.
+    await communicator.send_input({"type": "websocket.receive", "bytes": frame})
     return await communicator.receive_json_from(timeout=timeout)
 
 

@@ -1,0 +1,128 @@
+"""End to end in headless Chromium: a student streams a fake camera built from a real photo into a live Daphne,
+and the teacher's dashboard (a second browser context) shows that student with a face and an emotion."""
+
+import sqlite3
+
+import pytest
+
+from .conftest import FACE_PHOTO, FACES
+from .servers import Daphne, manage, seed, server_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def write_y4m(photo, path, size=(640, 480), frames=10):
+    """A Y4M clip (what Chromium's fake camera plays in a loop) of one still photo, 4:2:0 planar."""
+    from PIL import Image
+
+    image = Image.open(photo).convert("RGB").resize(size)
+    y, cb, cr = image.convert("YCbCr").split()
+    half = (size[0] // 2, size[1] // 2)
+    frame = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + frame)
+    return path
+
+
+def log_in(page, base, username, password):
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+@pytest.fixture
+def browser_factory():
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browsers = []
+
+        def launch(camera_file):
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[
+                    "--use-fake-device-for-media-stream",
+                    "--use-fake-ui-for-media-stream",
+                    f"--use-file-for-fake-video-capture={camera_file}",
+                ],
+            )
+            browsers.append(browser)
+            return browser
+
+        yield launch
+        for browser in browsers:
+            browser.close()
+
+
+def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion(tmp_path, browser_factory):
+    db_path = tmp_path / "live.sqlite3"
+    env = server_env(SQLITE_PATH=str(db_path), FERMONITOR_INFERENCE_WORKERS="2")
+    manage(env, "migrate", "--noinput", "-v0")
+    seeded = seed(env, "--students", "1", "--frame-rate", "2")
+    student, student_id = seeded["students"][0], seeded["student_ids"][0]
+    camera = write_y4m(FACES / FACE_PHOTO, tmp_path / "camera.y4m")
+
+    with Daphne(env, tmp_path / "daphne.log") as server:
+        browser = browser_factory(camera)
+        teacher_page = browser.new_context().new_page()
+        log_in(teacher_page, server.url, seeded["teacher"], seeded["password"])
+        teacher_page.goto(f"{server.url}/live/{seeded['session_uuid']}/dashboard/")
+        teacher_page.wait_for_selector(f'.student-tile[data-student-id="{student_id}"]')
+
+        student_context = browser.new_context(permissions=["camera"])
+        student_page = student_context.new_page()
+        log_in(student_page, server.url, student, seeded["password"])
+        student_page.goto(f"{server.url}/live/{seeded['session_uuid']}/join/")
+        assert "No picture is stored" in student_page.content()
+        student_page.click("#start")
+        student_page.wait_for_selector('#state[data-state="streaming"]', timeout=30_000)
+        student_page.wait_for_function(
+            "Number(document.getElementById('seen-count').textContent) >= 3", timeout=30_000
+        )
+        assert student_page.text_content("#seen-face") == "face found"
+        seen_emotion = student_page.text_content("#seen-emotion")
+        assert seen_emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+        tile = teacher_page.wait_for_selector(
+            f'.student-tile[data-student-id="{student_id}"][data-face="1"][data-streaming="1"]',
+            timeout=15_000,
+        )
+        emotion = tile.get_attribute("data-emotion")
+        assert emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+        assert emotion in tile.text_content()
+        teacher_page.wait_for_function("Number(document.getElementById('count-faces').textContent) === 1")
+        teacher_page.wait_for_function(
+            "Number(document.getElementById('live-dashboard').dataset.snapshots) >= 2"
+        )
+        student_page.screenshot(path=str(tmp_path / "student-join.png"), full_page=True)
+        teacher_page.screenshot(path=str(tmp_path / "teacher-dashboard.png"), full_page=True)
+
+        # The teacher ends the session: the student's stream stops gracefully.
+        teacher_page.on("dialog", lambda dialog: dialog.accept())
+        teacher_page.click("#end-session")
+        student_page.wait_for_selector('#state[data-state="ended"]', timeout=15_000)
+        assert "Session ended" in student_page.text_content("#state")
+        acknowledged = int(student_page.text_content("#seen-count"))
+
+    assert (tmp_path / "student-join.png").stat().st_size > 10_000
+    assert (tmp_path / "teacher-dashboard.png").stat().st_size > 10_000
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute(
+            "SELECT face_count, emotion, confidence FROM analytics_emotionsample WHERE student_id = ?",
+            (student_id,),
+        ).fetchall()
+    assert len(rows) >= acknowledged >= 3
+    assert all(
+        face_count == 1 and emotion and 0 < confidence <= 1 for face_count, emotion, confidence in rows
+    )
