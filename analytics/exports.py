@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 
+from classes.tenancy import school_scope
+
 from .models import EMOTIONS
 from .reports import emotion_stats, school_sessions, session_info
 from .rollups import COUNTER_FIELDS
@@ -25,13 +27,16 @@ def _fmt(value):
     return value
 
 
-def streaming_csv(filename: str, header: list[str], rows: Iterable[list]) -> StreamingHttpResponse:
+def streaming_csv(filename: str, header: list[str], rows: Iterable[list], school) -> StreamingHttpResponse:
+    """Stream rows as CSV. The rows are produced after the view has returned, outside the request's school scope,
+    so the generator enters the school's scope itself."""
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
         yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_fmt(v) for v in row])
+        with school_scope(school):
+            for row in rows:
+                yield writer.writerow([_fmt(v) for v in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -87,7 +92,9 @@ def session_minutes_csv(session, rows) -> StreamingHttpResponse:
                 values += [getattr(row, f"n_{name}") for name in EMOTIONS]
             yield values
 
-    return streaming_csv(f"{_session_name(session)}-student-minutes.csv", header, generate())
+    return streaming_csv(
+        f"{_session_name(session)}-student-minutes.csv", header, generate(), session.classroom.school
+    )
 
 
 def session_students_csv(session, summary: dict) -> StreamingHttpResponse:
@@ -106,7 +113,7 @@ def session_students_csv(session, summary: dict) -> StreamingHttpResponse:
         + _emotion_values(s, presence_only)
         for s in summary["students"]
     )
-    return streaming_csv(f"{_session_name(session)}-students.csv", header, rows)
+    return streaming_csv(f"{_session_name(session)}-students.csv", header, rows, session.classroom.school)
 
 
 def session_timeline_csv(session, summary: dict) -> StreamingHttpResponse:
@@ -123,7 +130,9 @@ def session_timeline_csv(session, summary: dict) -> StreamingHttpResponse:
                 values += [shares.get(name) for name in EMOTIONS] + [t["mood"]]
             yield values
 
-    return streaming_csv(f"{_session_name(session)}-timeline.csv", header, generate())
+    return streaming_csv(
+        f"{_session_name(session)}-timeline.csv", header, generate(), session.classroom.school
+    )
 
 
 # --- student -------------------------------------------------------------------------------------------------
@@ -147,7 +156,7 @@ def student_history_csv(student, history: dict) -> StreamingHttpResponse:
         + _emotion_values(s, presence_only)
         for s in history["sessions"]
     )
-    return streaming_csv(f"{slugify(str(student))}-history.csv", header, rows)
+    return streaming_csv(f"{slugify(str(student))}-history.csv", header, rows, student.school)
 
 
 # --- school --------------------------------------------------------------------------------------------------
@@ -202,5 +211,8 @@ def school_sessions_csv(school, filters) -> StreamingHttpResponse:
             yield values
 
     return streaming_csv(
-        f"{slugify(school.name)}-sessions-{filters.date_from}-{filters.date_to}.csv", header, generate()
+        f"{slugify(school.name)}-sessions-{filters.date_from}-{filters.date_to}.csv",
+        header,
+        generate(),
+        school,
     )

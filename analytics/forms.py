@@ -20,13 +20,13 @@ class SchoolReportFilterForm(forms.Form):
         queryset=User.objects.none(), to_field_name="uuid", required=False, empty_label="All teachers"
     )
     negative = forms.IntegerField(
-        label="Flag negative share above (%)", min_value=1, max_value=99, required=False, initial=35
+        label="Flag: negative above %", min_value=1, max_value=99, required=False, initial=35
     )
     presence = forms.IntegerField(
-        label="Flag presence below (%)", min_value=1, max_value=100, required=False, initial=60
+        label="Flag: presence below %", min_value=1, max_value=100, required=False, initial=60
     )
     consecutive = forms.IntegerField(
-        label="in consecutive sessions", min_value=1, max_value=20, required=False, initial=3
+        label="… in sessions in a row", min_value=1, max_value=20, required=False, initial=3
     )
 
     def __init__(self, data, *, school, **kwargs):

@@ -728,8 +728,11 @@ def school_report(school, filters: SchoolReportFilters | None = None) -> dict:
     }
     _with_emotions(totals, all_counters, presence_only)
 
+    shown_filters = filters.as_dict()
+    if presence_only:
+        del shown_filters["negative_threshold"]
     return {
-        "filters": filters.as_dict(),
+        "filters": shown_filters,
         "presence_only": presence_only,
         "totals": totals,
         "sessions": session_items,

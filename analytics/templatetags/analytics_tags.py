@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django import template
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 
 register = template.Library()
 
@@ -36,7 +36,7 @@ def get(mapping, key):
 
 @register.filter
 def as_datetime(value):
-    """An ISO string from a report dict, as a datetime for the date filter."""
+    """An ISO string from a report dict (a datetime or a date), as an object for the date filter."""
     if isinstance(value, datetime) or value is None:
         return value
-    return parse_datetime(value)
+    return parse_datetime(value) or parse_date(value)

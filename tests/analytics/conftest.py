@@ -57,3 +57,16 @@ def seeded_session(cast):
     with scopes_disabled():
         seed_demo_samples(cast.a_ended)
     return cast.a_ended
+
+
+@pytest.fixture
+def reported_session(cast):
+    """class A's ended session with a few minutes of samples for sam (happy) and nora (sad), and an alert."""
+    from analytics.services import record_alert, record_samples
+
+    session = cast.a_ended
+    with scopes_disabled():
+        record_samples(records(session, cast.sam, session.started_at, 180, HAPPY, step=5))
+        record_samples(records(session, cast.nora, session.started_at, 180, SAD, step=5))
+        record_alert(session.pk, "negative", "Nora looked sad for a minute", session.started_at, cast.nora.pk)
+    return session
