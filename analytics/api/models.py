@@ -142,3 +142,7 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} → {self.webhook_id} ({self.status})"
+
+
+# Connect the webhook receivers whenever the models load (web, workers and commands alike).
+from . import receivers  # noqa: E402,F401
