@@ -200,9 +200,9 @@ HISTORY = {
         **EMOTIONS,
     },
     "trend": {
-        "presence_per_session": [0.98],
-        "negative_share_per_session": [0.11],
-        "mood_per_session": [0.2],
+        "presence_per_session": None,
+        "negative_share_per_session": None,
+        "mood_per_session": None,
         "direction": "not enough sessions",
     },
 }

@@ -278,8 +278,9 @@ class MinutesField(serializers.IntegerField):
     def to_representation(self, value):
         return round(value.total_seconds() / 60)
 
-    def to_internal_value(self, data):
-        return timedelta(minutes=super().to_internal_value(data))
+    def run_validation(self, data=serializers.empty):
+        minutes = super().run_validation(data)  # min/max checked on the number of minutes
+        return minutes if minutes is None else timedelta(minutes=minutes)
 
 
 class LiveSessionSerializer(ApiModelSerializer):
@@ -359,7 +360,19 @@ class LiveSessionSerializer(ApiModelSerializer):
 # --- reports (shapes of analytics.reports dicts) ---------------------------------------------------------------
 
 
-class EmotionSharesSerializer(serializers.Serializer):
+class ReportSerializer(serializers.Serializer):
+    """Renders a report dict as it is: optional keys the dict leaves out (emotions in presence-only schools)
+    stay out, rather than turning into nulls."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if isinstance(instance, dict):
+            for name in [n for n in data if n not in instance and not self.fields[n].required]:
+                del data[name]
+        return data
+
+
+class EmotionSharesSerializer(ReportSerializer):
     angry = serializers.FloatField()
     disgust = serializers.FloatField()
     fear = serializers.FloatField()
@@ -387,14 +400,14 @@ def _emotion_fields():
     }
 
 
-class _WithEmotions(serializers.Serializer):
+class _WithEmotions(ReportSerializer):
     def get_fields(self):
         fields = super().get_fields()
         fields.update(_emotion_fields())
         return fields
 
 
-class SessionInfoSerializer(serializers.Serializer):
+class SessionInfoSerializer(ReportSerializer):
     uuid = serializers.UUIDField()
     title = serializers.CharField()
     classroom = serializers.CharField(help_text="The class's name.")
@@ -406,7 +419,7 @@ class SessionInfoSerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(allow_null=True)
 
 
-class PersonRefSerializer(serializers.Serializer):
+class PersonRefSerializer(ReportSerializer):
     uuid = serializers.UUIDField()
     name = serializers.CharField()
 
@@ -419,7 +432,7 @@ class SummaryOverallSerializer(_WithEmotions):
     presence_share = serializers.FloatField(allow_null=True)
 
 
-class TimelineMinuteSerializer(serializers.Serializer):
+class TimelineMinuteSerializer(ReportSerializer):
     minute = serializers.DateTimeField()
     students_streaming = serializers.IntegerField()
     students_present = serializers.IntegerField()
@@ -438,7 +451,7 @@ class SummaryStudentSerializer(_WithEmotions):
     presence_share = serializers.FloatField(allow_null=True)
 
 
-class SummaryAlertSerializer(serializers.Serializer):
+class SummaryAlertSerializer(ReportSerializer):
     kind = serializers.CharField()
     label = serializers.CharField()
     message = serializers.CharField()
@@ -446,7 +459,7 @@ class SummaryAlertSerializer(serializers.Serializer):
     student = PersonRefSerializer(allow_null=True)
 
 
-class MomentSerializer(serializers.Serializer):
+class MomentSerializer(ReportSerializer):
     minute = serializers.DateTimeField()
     index = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=["mood_drop", "presence_dip"])
@@ -454,7 +467,7 @@ class MomentSerializer(serializers.Serializer):
     value = serializers.FloatField()
 
 
-class SessionSummarySerializer(serializers.Serializer):
+class SessionSummarySerializer(ReportSerializer):
     session = SessionInfoSerializer()
     presence_only = serializers.BooleanField()
     overall = SummaryOverallSerializer()
@@ -479,16 +492,18 @@ class HistoryTotalsSerializer(_WithEmotions):
     presence_rate = serializers.FloatField(allow_null=True)
 
 
-class HistoryTrendSerializer(serializers.Serializer):
-    presence_per_session = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    negative_share_per_session = serializers.ListField(
-        child=serializers.FloatField(allow_null=True), required=False
+class HistoryTrendSerializer(ReportSerializer):
+    """Least-squares change per session (null with fewer than two sessions)."""
+
+    presence_per_session = serializers.FloatField(allow_null=True)
+    negative_share_per_session = _opt_float()
+    mood_per_session = _opt_float()
+    direction = serializers.ChoiceField(
+        choices=["more negative", "less negative", "steady", "not enough sessions"], required=False
     )
-    mood_per_session = serializers.ListField(child=serializers.FloatField(allow_null=True), required=False)
-    direction = serializers.CharField(required=False)
 
 
-class StudentHistorySerializer(serializers.Serializer):
+class StudentHistorySerializer(ReportSerializer):
     student = PersonRefSerializer()
     presence_only = serializers.BooleanField()
     sessions = HistorySessionSerializer(many=True, help_text="Per-session summaries, oldest first.")
@@ -496,7 +511,7 @@ class StudentHistorySerializer(serializers.Serializer):
     trend = HistoryTrendSerializer()
 
 
-class SeriesMinuteSerializer(serializers.Serializer):
+class SeriesMinuteSerializer(ReportSerializer):
     minute = serializers.DateTimeField()
     samples = serializers.IntegerField()
     present_samples = serializers.IntegerField()
@@ -514,7 +529,7 @@ class SeriesTotalsSerializer(_WithEmotions):
     presence_share = serializers.FloatField(allow_null=True)
 
 
-class StudentSessionSeriesSerializer(serializers.Serializer):
+class StudentSessionSeriesSerializer(ReportSerializer):
     session = SessionInfoSerializer()
     student = PersonRefSerializer()
     presence_only = serializers.BooleanField()

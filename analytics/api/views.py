@@ -12,13 +12,16 @@ from contextlib import ExitStack
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -43,13 +46,54 @@ from .throttling import ApiKeyRateThrottle
 ex = examples
 
 
-class StandardPagination(PageNumberPagination):
+class StrictPageSize:
+    """`page_size` must be a whole number in [1, max_page_size]: a typo is an error, not a silent default."""
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            elif parameter["name"] == getattr(self, "page_query_param", None):
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Give a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+
+class StandardPagination(StrictPageSize, PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
 
-class SamplesCursorPagination(CursorPagination):
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter reads an empty value as "no filter"; an LMS sending `?classroom=` has a bug worth hearing
+    about, so blank values of known filters are an error."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            blank = {
+                name: ["This filter may not be blank."]
+                for name in filterset.filters
+                if name in request.query_params
+                and not any(v.strip() for v in request.query_params.getlist(name))
+            }
+            if blank:
+                raise ValidationError(blank)
+        return filterset
+
+
+class SamplesCursorPagination(StrictPageSize, CursorPagination):
     ordering = ("captured_at", "id")
     page_size = 500
     page_size_query_param = "page_size"
@@ -84,7 +128,7 @@ class ApiView(APIView):
 
 class ApiViewSet(ApiView, viewsets.GenericViewSet):
     pagination_class = StandardPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [StrictFilterBackend, OrderingFilter]
     lookup_value_converter = "uuid"
     model = None  # for the schema generator, which looks at a queryset outside any request
 
@@ -647,7 +691,7 @@ class StudentSessionSeriesView(ApiView):
 class SampleExportView(ApiView, generics.ListAPIView):
     serializer_class = s.SampleSerializer
     pagination_class = SamplesCursorPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = filters.SampleFilter
 
     def get_queryset(self):
@@ -672,8 +716,10 @@ class SampleExportView(ApiView, generics.ListAPIView):
         )
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
-    from django.http import JsonResponse
+    """Unknown paths under /api/v1/ answer in the API's error format (CSRF-exempt like the API itself, so a
+    mistyped POST is a 404, not a CSRF page)."""
 
     return JsonResponse(
         error_body("not_found", "No such API endpoint. Paths end with a slash; see /api/v1/docs/."),

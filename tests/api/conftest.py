@@ -85,7 +85,7 @@ def record_lesson(session, students, start=None, minutes=3):
     """A few minutes of samples (one a second) for `students` in `session`, with the roll-ups they feed."""
     from analytics.services import SampleRecord, record_samples
 
-    start = start or session.started_at
+    start = start or session.started_at.replace(second=0, microsecond=0)
     rows = []
     for n, student in enumerate(students):
         for second in range(minutes * 60):
