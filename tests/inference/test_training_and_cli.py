@@ -1,0 +1,64 @@
+"""A tiny training run writes a model and card that the engine serves; the command line works end to end."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from inference import EMOTIONS, Engine
+from inference.paths import REPO_ROOT
+from inference.train import TrainConfig, train
+
+from .conftest import DEV, FACES, TRAIN
+
+
+@pytest.mark.slow
+def test_tiny_training_run_writes_a_model_card_and_the_engine_serves_it(tmp_path, face_jpeg):
+    card = train(
+        TrainConfig(data_dir=TRAIN, name="tiny", out_dir=tmp_path, epochs=1, limit_per_class=12, width=8),
+        log=lambda *_: None,
+    )
+    assert (tmp_path / "tiny.tflite").stat().st_size > 10_000
+    written = json.loads((tmp_path / "tiny.json").read_text())
+    assert written["classes"] == list(EMOTIONS) and written["input"]["size"] == [48, 48]
+    assert written["provenance"]["command"].startswith("python -m inference train")
+    assert card["metrics"]["holdout_images"] == 7 * 1  # 10% of 12 per class, rounded, per class
+    engine = Engine(emotion_model=str(tmp_path / "tiny.json"))
+    face = engine.analyze(face_jpeg).faces[0]
+    assert len(face.probabilities) == 7 and sum(face.probabilities) == pytest.approx(1.0, abs=1e-4)
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "inference", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_analyze_prints_faces_and_writes_an_annotated_image(tmp_path):
+    out = tmp_path / "annotated.png"
+    done = run_cli("analyze", str(FACES / "face_recognition__obama_small.jpg"), "--annotate", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "1 face(s)" in done.stdout and "face 1: box" in done.stdout
+    assert out.stat().st_size > 1000
+
+
+def test_cli_analyze_reports_a_bad_file_and_exits_non_zero(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    done = run_cli("analyze", str(bad))
+    assert done.returncode == 1 and "not a readable image" in done.stdout
+
+
+def test_cli_evaluate_writes_a_json_report_and_confusion_matrix(tmp_path):
+    subset = tmp_path / "subset"
+    for label in EMOTIONS:
+        (subset / label).mkdir(parents=True)
+        for path in sorted((DEV / label).iterdir())[:3]:
+            (subset / label / path.name).write_bytes(path.read_bytes())
+    done = run_cli("evaluate", str(subset), "--out", str(tmp_path / "report"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["models"]["fer-mini-xception"]["images"] == 21
+    assert (tmp_path / "report" / "confusion-fer-mini-xception.png").stat().st_size > 5000
+    assert "prior-weighted accuracy" in done.stdout
