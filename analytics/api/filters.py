@@ -1,10 +1,31 @@
 """Query filters (django-filter). Related objects are named by UUID or by LMS id, never by database id."""
 
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from analytics.models import EmotionSample
 from classes.models import Classroom, Enrolment, LiveSession, SessionStatus, User
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 with any offset, compared in UTC (PostgreSQL refuses offsets beyond ±15:59 in a literal)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as error:
+            raise ValidationError("This date and time is out of range.", code="overflow") from error
+
+
+class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
 
 
 class ClassroomFilter(django_filters.FilterSet):
@@ -56,10 +77,10 @@ class SessionFilter(django_filters.FilterSet):
         choices=SessionStatus.choices, help_text="One or more statuses (repeat the parameter)."
     )
     lms_id = django_filters.CharFilter(help_text="Exact LMS id.")
-    scheduled_after = django_filters.IsoDateTimeFilter(
+    scheduled_after = UTCIsoDateTimeFilter(
         field_name="scheduled_start", lookup_expr="gte", help_text="Scheduled start at or after (ISO 8601)."
     )
-    scheduled_before = django_filters.IsoDateTimeFilter(
+    scheduled_before = UTCIsoDateTimeFilter(
         field_name="scheduled_start", lookup_expr="lt", help_text="Scheduled start before (ISO 8601)."
     )
 
@@ -72,8 +93,8 @@ class SampleFilter(django_filters.FilterSet):
     session = django_filters.UUIDFilter(field_name="session__uuid", help_text="Session UUID.")
     student = django_filters.UUIDFilter(field_name="student__uuid", help_text="Student UUID.")
     classroom = django_filters.UUIDFilter(field_name="session__classroom__uuid", help_text="Class UUID.")
-    since = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="lt")
+    since = UTCIsoDateTimeFilter(field_name="captured_at", lookup_expr="gte")
+    until = UTCIsoDateTimeFilter(field_name="captured_at", lookup_expr="lt")
 
     class Meta:
         model = EmotionSample

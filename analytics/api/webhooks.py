@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from classes.models import LiveSession, School
@@ -342,7 +342,6 @@ def _reload(session: LiveSession) -> LiveSession:
 def _safely(handler, *args) -> None:
     """Webhooks must never break the operation that caused the event."""
     try:
-        close_old_connections()
         handler(*args)
     except Exception:
         logger.exception("Could not queue webhook deliveries (%s)", handler.__name__)

@@ -204,3 +204,13 @@ def test_teacher_without_the_class_exports_nothing(lesson, cast):
     assert client_for_user(cast.tess).get("/api/v1/samples/").json()["results"] == []
     sam_rows = client_for_user(cast.sam).get("/api/v1/samples/?page_size=1000").json()["results"]
     assert {s["student"] for s in sam_rows} == {str(cast.sam.uuid)}
+
+
+def test_time_filters_accept_any_utc_offset_and_refuse_out_of_range_times(api_a, cast):
+    # PostgreSQL refuses offsets beyond ±15:59 in a literal; the filter compares in UTC instead.
+    far_offset = api_a.get("/api/v1/sessions/?scheduled_after=2000-01-01T00:00:00%2B20:08")
+    assert far_offset.status_code == 200
+    assert far_offset.json()["count"] == 3
+    overflow = api_a.get("/api/v1/sessions/?scheduled_before=0001-01-01T00:00:00%2B05:00")
+    assert overflow.status_code == 400
+    assert overflow.json()["error"]["fields"]["scheduled_before"]
