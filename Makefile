@@ -58,3 +58,10 @@ bench: models/.installed
 
 clean:
 	rm -rf $(VENV) node_modules models staticfiles db.sqlite3
+
+# Live-session load benchmark (bench/load.py): Daphne on PostgreSQL + Redis, STUDENTS simulated students.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fermonitor_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
+STUDENTS ?= 50
+bench-load: $(VENV)/.installed models/.installed
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/load.py --start-server --students $(STUDENTS) $(BENCH_ARGS)

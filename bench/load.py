@@ -203,8 +203,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named in DATABASE_URL if it does not exist yet."""
+    if not url.startswith("postgres"):
+        return
+    from urllib.parse import urlparse, urlunparse
+
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+LOG = REPO / "bench" / "out" / "daphne-load.log"
+
+
 def start_server(env) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    LOG.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("daphne")),
@@ -217,7 +236,7 @@ def start_server(env) -> tuple[subprocess.Popen, str]:
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(REPO / "bench" / "daphne-load.log", "w"),  # noqa: SIM115
+        stderr=open(LOG, "w"),  # noqa: SIM115
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -227,7 +246,7 @@ def start_server(env) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.5)
     process.kill()
-    sys.exit("Daphne did not start (see bench/daphne-load.log)")
+    sys.exit(f"Daphne did not start (see {LOG})")
 
 
 def main():
@@ -247,6 +266,7 @@ def main():
     env.setdefault("LOG_LEVEL", "WARNING")
     server = None
     if args.start_server:
+        ensure_database(env.get("DATABASE_URL", ""))
         manage("migrate", "--noinput", "-v0", env=env)
         server, args.url = start_server(env)
         args.server_pid = server.pid

@@ -9,6 +9,9 @@ interpreters) and is created once, lazily, on a pool thread, so importing this m
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import gc
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,7 +45,21 @@ def engine():
                     models_dir=settings.FERMONITOR_MODELS_DIR,
                     emotion_model=settings.FERMONITOR_EMOTION_MODEL or None,
                 )
+                # MediaPipe closes detectors through its own executor, which stops at interpreter exit; hooks
+                # registered later run earlier, so our pool (and the detectors its threads hold) goes first.
+                # Without it every detector prints a traceback at exit. (The private hook is what
+                # concurrent.futures itself uses; plain atexit runs too late.)
+                getattr(threading, "_register_atexit", atexit.register)(_close)
     return _engine
+
+
+def _close() -> None:
+    global _engine, _executor
+    with _lock:
+        pool, _executor, _engine = _executor, None, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    gc.collect()
 
 
 def _analyze(frame: bytes, emotions: bool):
@@ -54,6 +71,30 @@ async def analyze(frame: bytes, *, emotions: bool):
     return await asyncio.get_running_loop().run_in_executor(executor(), _analyze, frame, emotions)
 
 
-async def warm_up() -> None:
-    """Load the models before the first frame arrives (the first stream of a process pays for it)."""
-    await asyncio.get_running_loop().run_in_executor(executor(), engine)
+_warm = False
+
+
+def _warm_thread(barrier: threading.Barrier, emotions: bool) -> None:
+    engine().warm_up(emotions=emotions)
+    # Hold this thread until every worker has one task, so each pool thread loads its own interpreters.
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait(timeout=30)
+
+
+async def warm_up(emotions: bool = True) -> None:
+    """Load the models on every pool thread before the first frame arrives (the first stream of a process pays
+    for it, not its first frames)."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    workers = max(1, settings.FERMONITOR_INFERENCE_WORKERS)
+    barrier = threading.Barrier(workers)
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.gather(
+            *(loop.run_in_executor(executor(), _warm_thread, barrier, emotions) for _ in range(workers))
+        )
+    except Exception:
+        _warm = False
+        raise
