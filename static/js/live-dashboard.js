@@ -22,8 +22,8 @@ const buckets = new Map(); // bucket start (s) -> {n, index, shares}
 const datasets = presenceOnly
   ? [{ label: "faces visible", key: "index", data: [], borderColor: "#2e7d32", backgroundColor: "rgba(46,125,50,.25)", fill: true, yAxisID: "y" }]
   : [
-      ...EMOTIONS.map((e) => ({ label: e, key: e, data: [], borderColor: colour(e), backgroundColor: colour(e), fill: true, stack: "mood", pointRadius: 0, borderWidth: 1 })),
-      { label: "mood index", key: "index", data: [], borderColor: "#222", borderDash: [4, 3], fill: false, yAxisID: "yIndex", pointRadius: 0, borderWidth: 2 },
+      ...EMOTIONS.map((e) => ({ label: e, key: e, data: [], borderColor: colour(e), backgroundColor: colour(e), fill: true, stack: "mood", borderWidth: 1 })),
+      { label: "mood index", key: "index", data: [], borderColor: "#222", borderDash: [4, 3], fill: false, yAxisID: "yIndex", borderWidth: 2 },
     ];
 const chart = new window.Chart(document.getElementById("mood-chart"), {
   type: "line",
@@ -31,8 +31,9 @@ const chart = new window.Chart(document.getElementById("mood-chart"), {
   options: {
     animation: false,
     maintainAspectRatio: false,
-    parsing: false,
     interaction: { mode: "nearest", axis: "x", intersect: false },
+    // Points only while there are too few buckets to draw a line (scriptable, so it follows the data).
+    elements: { point: { radius: (ctx) => (ctx.dataset.data.length < 4 ? 3 : 0) } },
     scales: {
       x: { type: "time", time: { tooltipFormat: "HH:mm:ss" } },
       y: { stacked: !presenceOnly, min: 0, max: 1, ticks: { format: { style: "percent" } } },
@@ -57,7 +58,6 @@ function addPoint(t, index, shares) {
 function redrawChart() {
   const keys = [...buckets.keys()].sort((a, b) => a - b);
   for (const ds of chart.data.datasets) {
-    ds.pointRadius = keys.length < 4 ? 3 : 0; // a lone bucket would not show as a line
     ds.data = keys.map((k) => {
       const b = buckets.get(k);
       const y = ds.key === "index" ? (b.indexN ? b.index / b.indexN : null) : b.shares[ds.key] / b.n;
