@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -282,3 +282,176 @@ def check_can_stream(student: User, session: LiveSession) -> None:
             SessionStatus.CANCELLED: "This session was cancelled.",
         }
         raise JoinRefused("not_live", messages.get(session.status, "This session is not live."))
+
+
+# --- teaching and learning pages ----------------------------------------------------------------------------
+
+
+def create_classroom(school: School, teacher: User, *, name: str, subject: str = "") -> Classroom:
+    classroom = Classroom(school=school, teacher=teacher, name=name, subject=subject)
+    classroom.full_clean()
+    classroom.save()
+    return classroom
+
+
+def update_scheduled_session(session: LiveSession, **fields) -> LiveSession:
+    """Change a session that has not started; a live or finished session keeps what it ran with."""
+    with transaction.atomic():
+        locked = LiveSession.objects.select_for_update().get(pk=session.pk)
+        if locked.status != SessionStatus.SCHEDULED:
+            raise TransitionError(
+                f"This session is {locked.get_status_display().lower()}; only scheduled sessions can be edited."
+            )
+        for name, value in fields.items():
+            setattr(session, name, value)
+        session.full_clean()
+        session.save(update_fields=list(fields))
+    return session
+
+
+def _with_open_sessions(classrooms):
+    """Attach `live_sessions` and `next_session` to each class from one prefetched list (no query per class)."""
+    for classroom in classrooms:
+        open_sessions = classroom.open_sessions
+        classroom.live_sessions = [s for s in open_sessions if s.status == SessionStatus.LIVE]
+        classroom.next_session = next((s for s in open_sessions if s.status == SessionStatus.SCHEDULED), None)
+    return classrooms
+
+
+def _open_sessions_prefetch():
+    return models.Prefetch(
+        "sessions",
+        queryset=LiveSession.objects.filter(
+            status__in=[SessionStatus.LIVE, SessionStatus.SCHEDULED]
+        ).order_by("scheduled_start", "pk"),
+        to_attr="open_sessions",
+    )
+
+
+def classes_managed_by(user: User) -> list[Classroom]:
+    """The classes a teacher teaches; a school admin's whole school; every school's for operators (the request
+    scope already limits admins and teachers to their school). Each class carries `live_sessions`,
+    `next_session` and `student_count`."""
+    queryset = Classroom.objects.select_related("teacher", "school")
+    if user.role == Role.TEACHER and not user.is_superuser:
+        queryset = queryset.filter(teacher=user)
+    queryset = queryset.annotate(student_count=models.Count("enrolments", distinct=True)).prefetch_related(
+        _open_sessions_prefetch()
+    )
+    return _with_open_sessions(list(queryset.order_by("school__name", "name", "pk")))
+
+
+def classes_of_student(student: User) -> list[Classroom]:
+    """The classes a student is enrolled in, each with `live_sessions` and `next_session`."""
+    queryset = (
+        Classroom.objects.filter(enrolments__student=student)
+        .select_related("teacher")
+        .prefetch_related(_open_sessions_prefetch())
+        .order_by("name", "pk")
+    )
+    return _with_open_sessions(list(queryset))
+
+
+def enrolable_students(classroom: Classroom):
+    """Students of the class's school who are not enrolled in it yet."""
+    return (
+        User.in_school.filter(school=classroom.school_id, role=Role.STUDENT, is_active=True)
+        .exclude(enrolments__classroom=classroom)
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+@dataclass
+class ClassSessions:
+    live: list[LiveSession]
+    upcoming: list[LiveSession]
+    past: list[LiveSession]
+
+
+PAST_SESSIONS_SHOWN = 50
+
+
+def sessions_of_class(classroom: Classroom) -> ClassSessions:
+    """A class's sessions split for its page: live now, upcoming (soonest first), past (latest first)."""
+    sessions = LiveSession.objects.filter(classroom=classroom)
+    open_sessions = list(
+        sessions.filter(status__in=[SessionStatus.LIVE, SessionStatus.SCHEDULED]).order_by(
+            "scheduled_start", "pk"
+        )
+    )
+    past = list(
+        sessions.filter(status__in=[SessionStatus.ENDED, SessionStatus.CANCELLED]).order_by(
+            "-scheduled_start", "-pk"
+        )[:PAST_SESSIONS_SHOWN]
+    )
+    return ClassSessions(
+        live=[s for s in open_sessions if s.status == SessionStatus.LIVE],
+        upcoming=[s for s in open_sessions if s.status == SessionStatus.SCHEDULED],
+        past=past,
+    )
+
+
+def consent_history(student: User):
+    return Consent.objects.filter(student=student).select_related("policy").order_by("-decided_at", "-pk")
+
+
+# --- school administration ----------------------------------------------------------------------------------
+
+# No 0/O, 1/l/I: the admin reads the password out or writes it on paper.
+TEMPORARY_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def generate_temporary_password() -> str:
+    """Three groups of four, e.g. `k7mq-x3pa-h9tz` (about 60 bits): easy to hand over, hard to guess."""
+    import secrets
+
+    groups = ("".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
+    return "-".join(groups)
+
+
+def create_member_with_temporary_password(
+    school: School, role: str, *, email: str, full_name: str
+) -> tuple[User, str]:
+    """A new teacher or student with a temporary password; the caller shows it once and forgets it."""
+    if role not in (Role.TEACHER, Role.STUDENT):
+        raise ValidationError("School admins add teachers and students only.")
+    password = generate_temporary_password()
+    user = create_school_user(school, role, email=email, full_name=full_name, password=password)
+    return user, password
+
+
+def reset_password(user: User) -> str:
+    """A new temporary password (returned to be shown once). Also lifts a brute-force lockout of the account."""
+    from axes.utils import reset as reset_lockouts
+
+    password = generate_temporary_password()
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    reset_lockouts(username=user.username)
+    return password
+
+
+def reactivate_user(user: User) -> None:
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+
+
+def policy_decision_counts(school: School) -> dict[int, dict[str, int]]:
+    """Per policy version (by pk): how many students' latest decision on it is granted / refused."""
+    later_decision = Consent.objects.filter(
+        student=models.OuterRef("student"), policy=models.OuterRef("policy")
+    ).filter(
+        models.Q(decided_at__gt=models.OuterRef("decided_at"))
+        | models.Q(decided_at=models.OuterRef("decided_at"), pk__gt=models.OuterRef("pk"))
+    )
+    rows = (
+        Consent.objects.filter(policy__school=school)
+        .exclude(models.Exists(later_decision))
+        .order_by()
+        .values("policy")
+        .annotate(
+            granted=models.Count("pk", filter=models.Q(granted=True)),
+            refused=models.Count("pk", filter=models.Q(granted=False)),
+        )
+    )
+    return {row["policy"]: {"granted": row["granted"], "refused": row["refused"]} for row in rows}
