@@ -6,6 +6,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 from analytics.models import EmotionSample
 from classes.models import Classroom, Enrolment, LiveSession, SessionStatus, User
@@ -28,6 +29,16 @@ class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
+@extend_schema_field({"type": "string", "enum": ["true", "false"]})
+class TrueFalseFilter(django_filters.TypedChoiceFilter):
+    """`true` or `false`, nothing else (django-filter's BooleanFilter quietly ignores other values)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", **kwargs
+        )
+
+
 class ClassroomFilter(django_filters.FilterSet):
     teacher = django_filters.UUIDFilter(field_name="teacher__uuid", help_text="Teacher's UUID.")
     lms_id = django_filters.CharFilter(help_text="Exact LMS id.")
@@ -44,7 +55,7 @@ class ClassroomFilter(django_filters.FilterSet):
 class PersonFilter(django_filters.FilterSet):
     lms_id = django_filters.CharFilter(help_text="Exact LMS id.")
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact", help_text="Exact email.")
-    is_active = django_filters.BooleanFilter()
+    is_active = TrueFalseFilter(help_text="true: active accounts only; false: deactivated ones only.")
     classroom = django_filters.UUIDFilter(
         method="filter_classroom", help_text="Only people in this class (students enrolled, or its teacher)."
     )

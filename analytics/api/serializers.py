@@ -25,7 +25,37 @@ class UTCDateTimeField(serializers.DateTimeField):
         super().__init__(*args, **kwargs)
 
 
-class ApiModelSerializer(serializers.ModelSerializer):
+class StrictTypesMixin:
+    """JSON types as the schema states them: DRF would read 45 as "45" or "45" as 45, which hides client bugs
+    (and makes the OpenAPI document a lie)."""
+
+    JSON_TYPES = (
+        (serializers.BooleanField, (bool,), "Expected true or false."),
+        (serializers.IntegerField, (int,), "Expected a whole number."),
+        (serializers.FloatField, (int, float), "Expected a number."),
+        (serializers.CharField, (str,), "Expected a string."),
+        (serializers.RelatedField, (str,), "Expected a string."),
+        (serializers.DateTimeField, (str,), "Expected a string."),
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {}
+            for name, field in self.fields.items():
+                if field.read_only or field.source == "*" or name not in data or data[name] is None:
+                    continue
+                for field_class, types, message in self.JSON_TYPES:
+                    if isinstance(field, field_class):
+                        value = data[name]
+                        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+                            errors[name] = [message]
+                        break
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class ApiModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: UTCDateTimeField,
@@ -179,7 +209,7 @@ class PersonSerializer(ApiModelSerializer):
         return value
 
 
-class UpsertItemSerializer(serializers.Serializer):
+class UpsertItemSerializer(StrictTypesMixin, serializers.Serializer):
     """One person of an LMS roster. Fields left out keep their current value (or are empty for a new person)."""
 
     lms_id = serializers.CharField(max_length=200, help_text="The LMS's id: the key of the upsert.")

@@ -160,6 +160,15 @@ def test_unknown_api_paths_get_a_json_404(api_a):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert api_a.get("/api/v1/classes/not-a-uuid/").status_code == 404
+    newline = api_a.post("/api/v1/classes/%0A/enrolments/")  # `.` alone would not match the newline
+    assert newline.status_code == 404 and newline.json()["error"]["code"] == "not_found"
+
+
+def test_boolean_filters_refuse_values_that_are_not_true_or_false(api_a, cast):
+    assert api_a.get("/api/v1/students/?is_active=false").json()["count"] == 0
+    assert api_a.get("/api/v1/students/?is_active=true").json()["count"] == 3
+    response = api_a.get("/api/v1/students/?is_active=maybe")
+    assert response.status_code == 400 and "is_active" in response.json()["error"]["fields"]
 
 
 def test_lists_are_paginated_and_ordered(api_a, cast):
@@ -242,3 +251,23 @@ def test_lms_ids_are_unique_per_school_but_may_repeat_across_schools(api_a, api_
     assert other.status_code == 201
     found = api_a.get("/api/v1/classes/?lms_id=c-1").json()
     assert [c["uuid"] for c in found["results"]] == [first.json()["uuid"]]
+
+
+def test_json_types_are_checked_as_the_schema_states_them(api_a, cast):
+    response = api_a.post(
+        "/api/v1/sessions/",
+        {
+            "classroom": str(cast.class_a.uuid),
+            "title": 7,
+            "scheduled_start": "2030-01-01T09:00:00Z",
+            "planned_minutes": "45",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "title": ["Expected a string."],
+        "planned_minutes": ["Expected a whole number."],
+    }
+    upsert = api_a.post("/api/v1/students/bulk-upsert/", {"items": [{"lms_id": 0}]}, format="json")
+    assert upsert.json()["error"]["fields"] == {"items.0.lms_id": ["Expected a string."]}
