@@ -1,5 +1,6 @@
 """Students' pages: their classes and live sessions, and their camera-analysis consent."""
 
+import re
 from functools import wraps
 
 from django.contrib import messages
@@ -64,11 +65,15 @@ def consent(request):
                 )
             return redirect(next_url if next_url and form.granted else "consent")
         messages.error(request, "Choose “I agree” or “I do not agree”.")
+    policy = services.current_policy(student.school)
+    # Policy text is hard-wrapped; blank lines separate paragraphs, single newlines are just wrapping.
+    paragraphs = [" ".join(block.split()) for block in re.split(r"\n\s*\n", policy.text) if block.strip()]
     return render(
         request,
         "student/consent.html",
         {
-            "policy": services.current_policy(student.school),
+            "policy": policy,
+            "policy_paragraphs": paragraphs,
             "decision": services.consent_status(student),
             "history": services.consent_history(student),
             "next": next_url,
