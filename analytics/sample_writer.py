@@ -84,6 +84,8 @@ class SampleWriter:
 
     async def flush(self) -> int:
         """Write everything buffered so far; returns the number of rows written by this call."""
+        if not self.pending and not self._write_lock.locked():
+            return 0  # nothing buffered, nothing being written: no trip to a database thread
         try:
             return await database_sync_to_async(self._write_pending)()
         except Exception:

@@ -85,6 +85,7 @@ class Stats:
         self.processed = self.refused = self.failed = 0
         self.dashboard_messages = 0
         self.snapshots = 0
+        self.connect_retries = self.connect_failures = 0
 
 
 class ServerMonitor(threading.Thread):
@@ -118,12 +119,23 @@ class ServerMonitor(threading.Thread):
         return {"cpu_percent": 100 * cpu / wall, "rss_max_mib": max(self.rss or [0]) / 2**20}
 
 
-async def student(index, student_id, cookie, base, session_uuid, photos, stats, stop_at, rate):
+async def student(index, student_id, cookie, base, session_uuid, photos, stats, stop_at, args):
     from websockets.asyncio.client import connect
 
     url = base.replace("http", "ws", 1) + f"/ws/live/{session_uuid}/stream/"
-    await asyncio.sleep(random.random() / rate)  # students join spread over one frame interval
-    async with connect(url, additional_headers=[("Cookie", f"sessionid={cookie}"), ("Origin", base)]) as ws:
+    # A class joins over a few seconds, not in one instant (JOIN_RATE joins/s), then at a random phase.
+    await asyncio.sleep(index / args.join_rate + random.random() / args.rate)
+    for attempt in range(5):
+        try:
+            ws = await connect(url, additional_headers=[("Cookie", f"sessionid={cookie}"), ("Origin", base)])
+            break
+        except Exception:
+            stats.connect_retries += 1
+            await asyncio.sleep(2**attempt)
+    else:
+        stats.connect_failures += 1
+        return
+    async with ws:
         hello = json.loads(await ws.recv())
         assert hello["type"] == "hello", hello
         n = 0
@@ -147,7 +159,7 @@ async def student(index, student_id, cookie, base, session_uuid, photos, stats, 
             else:
                 stats.failed += 1
                 stats.sent.pop((student_id, n + 1), None)
-            await asyncio.sleep(reply.get("next_in_ms", 1000 / rate) / 1000)
+            await asyncio.sleep(reply.get("next_in_ms", 1000 / args.rate) / 1000)
 
 
 async def dashboard(cookie, base, session_uuid, stats, done: asyncio.Event):
@@ -181,10 +193,11 @@ async def run(args, seeded, photos, monitor) -> Stats:
     await asyncio.sleep(1.0)
     if monitor:
         monitor.begin()
-    stop_at = time.monotonic() + args.duration
+    ramp = args.students / args.join_rate
+    stop_at = time.monotonic() + ramp + args.duration
     await asyncio.gather(
         *(
-            student(i, sid, cookie, args.url, seeded["session_uuid"], photos, stats, stop_at, args.rate)
+            student(i, sid, cookie, args.url, seeded["session_uuid"], photos, stats, stop_at, args)
             for i, (sid, cookie) in enumerate(
                 zip(seeded["student_ids"], seeded["cookies"]["students"], strict=True)
             )
@@ -256,6 +269,9 @@ def main():
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of streaming")
     parser.add_argument("--rate", type=float, default=1.0, help="frames per second per student")
+    parser.add_argument(
+        "--join-rate", type=float, default=20.0, help="students joining per second at the start"
+    )
     parser.add_argument("--url", default="")
     parser.add_argument("--server-pid", type=int, default=0)
     parser.add_argument("--start-server", action="store_true")
@@ -319,7 +335,10 @@ def main():
     latencies = [1000 * (stats.shown[k] - sent) for k, sent in stats.sent.items() if k in stats.shown]
     missing = sum(1 for k in stats.sent if k not in stats.shown)
     acks = [1000 * a for a in stats.acks]
-    print(f"frames processed {stats.processed}, refused {stats.refused}, failed {stats.failed}")
+    print(
+        f"frames processed {stats.processed}, refused {stats.refused}, failed {stats.failed}; "
+        f"connect retries {stats.connect_retries}, students who never connected {stats.connect_failures}"
+    )
     print(f"samples stored {stored} vs accepted {stats.processed} (lost {stats.processed - stored})")
     print(
         f"frame sent -> dashboard: p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
@@ -331,7 +350,8 @@ def main():
     )
     print(
         f"dashboard: {stats.dashboard_messages} messages ({stats.snapshots} snapshots) in "
-        f"{args.duration:g} s; throughput {stats.processed / args.duration:.1f} frames/s"
+        f"{args.duration:g} s (+{args.students / args.join_rate:.0f} s joining); "
+        f"throughput {stats.processed / (args.duration + args.students / args.join_rate):.1f} frames/s"
     )
     if usage:
         print(f"server: CPU {usage['cpu_percent']:.0f}% of one core, RSS max {usage['rss_max_mib']:.0f} MiB")

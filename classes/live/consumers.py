@@ -27,7 +27,6 @@ import json
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -74,8 +73,8 @@ class StreamConsumer(LiveConsumer):
 
     async def connect(self):
         try:
-            self.ticket = await database_sync_to_async(store.open_stream)(
-                self.scope.get("user"), self.scope["url_route"]["kwargs"]["session_uuid"]
+            self.ticket = await store.run(
+                store.open_stream, self.scope.get("user"), self.scope["url_route"]["kwargs"]["session_uuid"]
             )
         except store.Denied as denied:
             await self.refuse(denied)
@@ -231,15 +230,17 @@ class DashboardConsumer(LiveConsumer):
 
     async def connect(self):
         try:
-            info = await database_sync_to_async(store.open_dashboard)(
-                self.scope.get("user"), self.scope["url_route"]["kwargs"]["session_uuid"]
+            info = await store.run(
+                store.open_dashboard,
+                self.scope.get("user"),
+                self.scope["url_route"]["kwargs"]["session_uuid"],
             )
         except store.Denied as denied:
             await self.refuse(denied)
             return
         self.hub = await hubs.acquire(info)
         await self.accept()
-        history = await database_sync_to_async(store.dashboard_history)(info)
+        history = await store.run(store.dashboard_history, info)
         history["session"]["status"] = self.hub.status
         await self.send_json(history)
         await self.send_json(self.hub.snapshot())

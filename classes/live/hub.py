@@ -23,7 +23,6 @@ import time
 import uuid
 import weakref
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -189,8 +188,8 @@ class SessionHub:
     def _store_alert(self, alert, dedupe_seconds) -> None:
         async def run():
             try:
-                stored = await database_sync_to_async(store.store_alert)(
-                    self.session_id, self.info.school_id, alert, dedupe_seconds
+                stored = await store.run(
+                    store.store_alert, self.session_id, self.info.school_id, alert, dedupe_seconds
                 )
             except Exception:
                 logger.exception("Could not store alert %s", alert)

@@ -6,10 +6,13 @@ school up and enter `school_scope` themselves, as DEVELOPERS.md asks of consumer
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from channels.db import database_sync_to_async
+from django.db import connections, transaction
 from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractSecond, Floor, TruncMinute
 from django_scopes import scopes_disabled
@@ -40,6 +43,48 @@ REFUSAL_CLOSE_CODES = {
     "no_consent": CLOSE_FORBIDDEN,
     "not_live": CLOSE_NOT_LIVE,
 }
+
+# The live path's ORM calls run on this small pool rather than asgiref's single thread_sensitive thread, which
+# also serves every connect's session/user lookup: a class joining at once would queue behind itself.
+DB_THREADS = 4
+_db_lock = threading.Lock()
+_db_executor: ThreadPoolExecutor | None = None
+
+
+def db_executor() -> ThreadPoolExecutor:
+    global _db_executor
+    with _db_lock:
+        if _db_executor is None:
+            _db_executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="fermonitor-live-db")
+        return _db_executor
+
+
+async def run(fn, *args):
+    """Run a synchronous ORM function on the live DB pool (old connections are closed around it). SQLite takes
+    one writer at a time anyway (and its shared-cache test database fails rather than waits), so there the
+    calls stay on the single thread_sensitive thread."""
+    if connections["default"].vendor == "sqlite":
+        return await database_sync_to_async(fn)(*args)
+    return await database_sync_to_async(fn, thread_sensitive=False, executor=db_executor())(*args)
+
+
+def close_connections() -> None:
+    """Close the pool's database connections (tests, before the test database is dropped)."""
+    global _db_executor
+    with _db_lock:
+        pool, _db_executor = _db_executor, None
+    if pool is None:
+        return
+    barrier = threading.Barrier(DB_THREADS)
+
+    def close_mine():
+        connections.close_all()
+        barrier.wait(timeout=10)  # one task per thread
+
+    for future in [pool.submit(close_mine) for _ in range(DB_THREADS)]:
+        future.result()
+    pool.shutdown(wait=True)
+
 
 HISTORY_BUCKET_SECONDS = 10
 RECENT_ALERTS = 50

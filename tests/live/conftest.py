@@ -132,3 +132,18 @@ def db(fn):
             return fn()
 
     return database_sync_to_async(run)()
+
+
+@pytest.fixture(autouse=True)
+def _close_live_database_connections():
+    """The live path's ORM pool keeps a connection per thread; close them after each test, before the test
+    database is flushed or dropped (PostgreSQL refuses to drop a database that still has sessions)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    from classes.live import store
+
+    store.close_connections()
+    # The thread_sensitive thread (session auth, the sample writer) has a connection of its own.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
