@@ -438,20 +438,18 @@ def reactivate_user(user: User) -> None:
 
 def policy_decision_counts(school: School) -> dict[int, dict[str, int]]:
     """Per policy version (by pk): how many students' latest decision on it is granted / refused."""
-    later_decision = Consent.objects.filter(
-        student=models.OuterRef("student"), policy=models.OuterRef("policy")
-    ).filter(
-        models.Q(decided_at__gt=models.OuterRef("decided_at"))
-        | models.Q(decided_at=models.OuterRef("decided_at"), pk__gt=models.OuterRef("pk"))
-    )
-    rows = (
+    # One row per decision, oldest first, so the last one seen per (policy, student) is the latest. Decisions are
+    # a few per student, so this stays small, and it needs no window functions.
+    latest: dict[tuple[int, int], bool] = {}
+    decisions = (
         Consent.objects.filter(policy__school=school)
-        .exclude(models.Exists(later_decision))
-        .order_by()
-        .values("policy")
-        .annotate(
-            granted=models.Count("pk", filter=models.Q(granted=True)),
-            refused=models.Count("pk", filter=models.Q(granted=False)),
-        )
+        .order_by("decided_at", "pk")
+        .values_list("policy_id", "student_id", "granted")
     )
-    return {row["policy"]: {"granted": row["granted"], "refused": row["refused"]} for row in rows}
+    for policy_id, student_id, granted in decisions:
+        latest[(policy_id, student_id)] = granted
+    counts: dict[int, dict[str, int]] = {}
+    for (policy_id, _), granted in latest.items():
+        bucket = counts.setdefault(policy_id, {"granted": 0, "refused": 0})
+        bucket["granted" if granted else "refused"] += 1
+    return counts

@@ -1,0 +1,294 @@
+"""The Django admin: operators see every school; a school admin sees, chooses from and edits only their own."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django_scopes import scopes_disabled
+
+from analytics.api.models import ApiKey, Webhook, WebhookDelivery
+from analytics.demo import seed_demo_samples
+from analytics.models import Alert, EmotionSample
+from classes.admin_site import school_of, school_path, site
+from classes.models import Classroom, LiveSession, Role, SessionStatus, User
+
+MODELS = sorted(site._registry, key=lambda m: m._meta.label)
+MODEL_IDS = [m._meta.label for m in MODELS]
+ADMINS = ("alice", "bob", "op")
+
+
+@pytest.fixture
+def full_cast(cast):
+    """The cast plus at least one row of every registered model in both schools."""
+    with scopes_disabled():
+        b_ended = LiveSession.objects.create(
+            classroom=cast.class_b,
+            title="Genetics",
+            scheduled_start=cast.a_ended.scheduled_start,
+            status=SessionStatus.ENDED,
+            started_at=cast.a_ended.started_at,
+            ended_at=cast.a_ended.ended_at,
+        )
+        for session in (cast.a_ended, b_ended):
+            assert seed_demo_samples(session) > 0
+            Alert.objects.create(
+                session=session, kind="class_drop", message="drop", raised_at=session.started_at
+            )
+        for school in (cast.school_a, cast.school_b):
+            ApiKey.issue(school, f"LMS of {school.name}", "read")
+            hook = Webhook.objects.create(
+                school=school, url="https://lms.example.org/hook", events=["session.ended"]
+            )
+            WebhookDelivery.objects.create(webhook=hook, event="session.ended", payload={})
+    cast.b_ended = b_ended
+    return cast
+
+
+def _changelist(model):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def _add(model):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
+
+
+def _change(obj):
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def test_every_model_of_classes_analytics_and_the_api_is_registered():
+    labels = set(MODEL_IDS)
+    for label in (
+        "classes.School",
+        "classes.User",
+        "classes.Classroom",
+        "classes.Enrolment",
+        "classes.LiveSession",
+        "classes.ConsentPolicy",
+        "classes.Consent",
+        "analytics.EmotionSample",
+        "analytics.Alert",
+        "analytics.StudentMinute",
+        "analytics.SessionMinute",
+        "analytics.StudentSession",
+        "analytics.ApiKey",
+        "analytics.Webhook",
+        "analytics.WebhookDelivery",
+    ):
+        assert label in labels
+
+
+@pytest.mark.parametrize("who", ADMINS)
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_changelist_and_add_page_answer_without_errors(full_cast, client_for, who, model):
+    client = client_for(getattr(full_cast, who))
+    assert client.get(_changelist(model)).status_code == 200
+    add = client.get(_add(model))
+    model_admin = site._registry[model]
+
+    class Request:
+        user = getattr(full_cast, who)
+
+    expected = 200 if model_admin.has_add_permission(Request()) else 403
+    assert add.status_code == expected
+
+
+@pytest.mark.parametrize(("who", "school"), [("alice", "school_a"), ("bob", "school_b")])
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_school_admins_changelists_show_only_their_schools_rows(full_cast, client_for, who, school, model):
+    response = client_for(getattr(full_cast, who)).get(_changelist(model))
+    changelist = response.context["cl"]
+    rows = list(changelist.result_list)
+    assert rows, "every model has rows in both schools, so an empty list would hide a broken filter"
+    own = getattr(full_cast, school)
+    with scopes_disabled():
+        assert {school_of(row).pk for row in rows} == {own.pk}
+        # Beyond the first page too: the changelist's whole queryset holds no other school's row.
+        assert not changelist.queryset.exclude(**{school_path(model): own.pk}).exists()
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_operator_sees_both_schools(full_cast, client_for, model):
+    changelist = client_for(full_cast.op).get(_changelist(model)).context["cl"]
+    path = school_path(model)
+    with scopes_disabled():
+        for school in (full_cast.school_a, full_cast.school_b):
+            assert changelist.queryset.filter(**{path: school.pk}).exists()
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_a_school_admin_cannot_open_the_other_schools_object_by_pk(full_cast, client_for, model):
+    with scopes_disabled():
+        bobs = model._default_manager.filter(**{school_path(model): full_cast.school_b.pk}).first()
+    alice = client_for(full_cast.alice)
+    response = alice.get(_change(bobs))
+    assert response.status_code != 200
+    posted = alice.post(_change(bobs), {"name": "taken over"})
+    assert posted.status_code != 200
+    with scopes_disabled():
+        bobs_again = type(bobs)._default_manager.get(pk=bobs.pk)
+        assert getattr(bobs_again, "name", None) != "taken over"
+
+
+def test_bobs_user_and_password_pages_are_closed_to_alice(full_cast, client_for):
+    alice = client_for(full_cast.alice)
+    assert alice.get(_change(full_cast.bill)).status_code != 200
+    url = reverse("admin:auth_user_password_change", args=[full_cast.bill.pk])
+    assert alice.get(url).status_code != 200
+    assert alice.post(url, {"password1": "x-new-pass-123", "password2": "x-new-pass-123"}).status_code != 200
+    full_cast.bill.refresh_from_db()
+    assert full_cast.bill.check_password(full_cast.password)
+
+
+def test_choices_on_a_school_admins_forms_come_from_their_school_only(full_cast, client_for):
+    alice = client_for(full_cast.alice)
+    classroom_form = alice.get(_add(Classroom)).content.decode()
+    assert "Tom Alpha" in classroom_form and "Bill Beta" not in classroom_form
+    assert 'name="school"' not in classroom_form
+    enrolment_form = alice.get(reverse("admin:classes_enrolment_add")).content.decode()
+    assert (
+        "Sam Alpha" in enrolment_form and "Bea Beta" not in enrolment_form and "Biology" not in enrolment_form
+    )
+    session_form = alice.get(reverse("admin:classes_livesession_add")).content.decode()
+    assert "Physics 1A" in session_form and "Biology 2B" not in session_form
+    school_list = alice.get(reverse("admin:classes_school_changelist")).content.decode()
+    assert "Alpha Academy" in school_list and "Beta School" not in school_list
+
+
+def test_a_school_admin_creates_a_class_in_their_school_and_cannot_pick_another_schools_teacher(
+    full_cast, client_for
+):
+    alice = client_for(full_cast.alice)
+    refused = alice.post(
+        _add(Classroom),
+        {"name": "Sneaky", "teacher": full_cast.bill.pk, "school": full_cast.school_b.pk, **_empty_inline()},
+    )
+    assert refused.status_code == 200  # the form comes back with an error
+    created = alice.post(
+        _add(Classroom),
+        {
+            "name": "Chemistry",
+            "teacher": full_cast.tom.pk,
+            "school": full_cast.school_b.pk,
+            **_empty_inline(),
+        },
+    )
+    assert created.status_code == 302
+    with scopes_disabled():
+        assert not Classroom.objects.filter(name="Sneaky").exists()
+        assert Classroom.objects.get(name="Chemistry").school == full_cast.school_a
+
+
+def _empty_inline():
+    prefix = "enrolments"
+    return {
+        f"{prefix}-TOTAL_FORMS": "0",
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+def test_a_school_admin_cannot_escalate_through_the_user_form(full_cast, client_for):
+    alice = client_for(full_cast.alice)
+    page = alice.get(_change(full_cast.tom)).content.decode()
+    for field in ("is_superuser", "is_staff", "user_permissions", "groups", 'name="school"'):
+        assert field not in page
+    response = alice.post(
+        _change(full_cast.tom),
+        {
+            "username": "tom",
+            "first_name": "Tom",
+            "last_name": "Alpha",
+            "email": "tom@example.org",
+            "role": Role.TEACHER,
+            "lms_id": "",
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "school": full_cast.school_b.pk,
+        },
+    )
+    assert response.status_code == 302
+    full_cast.tom.refresh_from_db()
+    assert not full_cast.tom.is_staff and not full_cast.tom.is_superuser
+    assert full_cast.tom.school == full_cast.school_a
+
+
+def test_a_school_admin_adds_a_user_into_their_school(full_cast, client_for):
+    response = client_for(full_cast.alice).post(
+        _add(User),
+        {
+            "username": "newteacher",
+            "usable_password": "true",
+            "password1": "a-long-new-pass-2026",
+            "password2": "a-long-new-pass-2026",
+            "role": Role.TEACHER,
+            "first_name": "New",
+            "last_name": "Teacher",
+            "email": "newteacher@example.org",
+            "is_superuser": "on",
+            "school": full_cast.school_b.pk,
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    created = User.objects.get(username="newteacher")
+    assert created.school == full_cast.school_a and not created.is_superuser and not created.is_staff
+
+
+def test_school_admins_cannot_add_or_delete_schools_but_may_edit_their_own(full_cast, client_for):
+    alice = client_for(full_cast.alice)
+    assert alice.get(reverse("admin:classes_school_add")).status_code == 403
+    school_a = full_cast.school_a
+    assert alice.get(reverse("admin:classes_school_delete", args=[school_a.pk])).status_code == 403
+    bad = alice.post(
+        _change(school_a),
+        {"name": "Alpha", "lms_id": "", "retention_days": 90, "aggregate_retention_days": 30},
+    )
+    assert bad.status_code == 200 and "at least as long as raw samples" in bad.content.decode()
+    ok = alice.post(
+        _change(school_a),
+        {"name": "Alpha Academy", "lms_id": "", "retention_days": 90, "aggregate_retention_days": 90},
+    )
+    assert ok.status_code == 302
+    school_a.refresh_from_db()
+    assert school_a.retention_days == 90 and school_a.slug == "alpha"
+
+
+def test_emotion_samples_are_read_only(full_cast, client_for):
+    alice = client_for(full_cast.alice)
+    with scopes_disabled():
+        sample = EmotionSample.objects.filter(session=full_cast.a_ended).first()
+        emotion = sample.emotion
+    assert alice.get(_change(sample)).status_code == 200  # view only
+    assert 'name="emotion"' not in alice.get(_change(sample)).content.decode()
+    assert (
+        alice.post(_change(sample), {"emotion": "angry" if emotion != "angry" else "happy"}).status_code
+        == 403
+    )
+    assert alice.get(reverse("admin:analytics_emotionsample_delete", args=[sample.pk])).status_code == 403
+    sample.refresh_from_db()
+    assert sample.emotion == emotion
+
+
+def test_teachers_and_students_and_non_staff_admins_are_kept_out(full_cast, client_for):
+    for who in ("tom", "sam"):
+        response = client_for(getattr(full_cast, who)).get("/admin/")
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    with scopes_disabled():
+        full_cast.alice.is_staff = False
+        full_cast.alice.save()
+    assert client_for(full_cast.alice).get("/admin/").status_code == 302
+
+
+def test_end_session_action_goes_through_the_state_machine(full_cast, client_for):
+    response = client_for(full_cast.alice).post(
+        reverse("admin:classes_livesession_changelist"),
+        {"action": "end_live_sessions", "_selected_action": [full_cast.a_live.pk, full_cast.b_live.pk]},
+    )
+    assert response.status_code == 302
+    full_cast.a_live.refresh_from_db()
+    full_cast.b_live.refresh_from_db()
+    assert full_cast.a_live.status == SessionStatus.ENDED and full_cast.a_live.ended_at is not None
+    assert full_cast.b_live.status == SessionStatus.LIVE
+    assert full_cast.a_live.ended_at - full_cast.a_live.started_at > timedelta(0)
