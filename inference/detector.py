@@ -1,13 +1,23 @@
 """BlazeFace through the MediaPipe Tasks `FaceDetector`, loaded from files in the models directory.
 
-MediaPipe imports TensorFlow whenever it is installed, only to fetch a documentation decorator
-(`mediapipe.tasks.python.core.optional_dependencies`). That costs ~2 s and ~450 MB per process, so we provide that
-one module ourselves before importing MediaPipe: measured 0.53 s / 153 MB instead of 2.47 s / 606 MB to a first
-detection.
+Why TensorFlow got imported: `import mediapipe` runs `mediapipe/__init__.py`, which imports all of
+`mediapipe.tasks.python` (importing only the `vision.face_detector` submodule still runs every parent package), and
+its result containers import `mediapipe.tasks.python.core.optional_dependencies`, which does
+`from tensorflow.tools.docs import doc_controls` only to get a no-op documentation decorator; it falls back to its
+own no-op when TensorFlow is absent. So we register that module, with the same no-op, before MediaPipe is imported:
+what MediaPipe does itself on a machine without TensorFlow. Measured to a first detection: 0.53 s / 153 MB instead of
+2.47 s / 606 MB (numbers from `python -m inference bench`). If MediaPipe was already imported, TensorFlow is already
+loaded and the shim changes nothing.
+
+Each MediaPipe 1.2 detector runs its C calls on a private dispatcher thread, which Python stops at interpreter exit;
+a detector collected after that prints a traceback, so live detectors are closed by an exit hook that runs first.
 """
 
+import importlib
 import sys
+import threading
 import types
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +42,15 @@ DETECTOR_FILES = {
 }
 
 
+def check_detector_file(models_dir: Path, kind: str) -> Path:
+    if kind not in DETECTOR_FILES:
+        raise ValueError(f"detector must be one of {sorted(DETECTOR_FILES)}, not {kind!r}")
+    path = models_dir / DETECTOR_FILES[kind]
+    if not path.exists():
+        raise ModelsMissing(f"Face detection model {path} is missing. Run `{SETUP_COMMAND}`.")
+    return path
+
+
 @dataclass(frozen=True)
 class Detection:
     box: tuple[int, int, int, int]  # x, y, w, h in pixels, clipped to the image
@@ -42,17 +61,14 @@ class FaceDetector:
     """One MediaPipe detector. Not thread-safe: the engine gives each thread its own."""
 
     def __init__(self, models_dir: Path, kind: str = "short", min_score: float = 0.5, min_size: int = 20):
-        if kind not in DETECTOR_FILES:
-            raise ValueError(f"detector must be one of {sorted(DETECTOR_FILES)}, not {kind!r}")
-        path = models_dir / DETECTOR_FILES[kind]
-        if not path.exists():
-            raise ModelsMissing(f"Face detection model {path} is missing. Run `{SETUP_COMMAND}`.")
+        path = check_detector_file(models_dir, kind)
         options = face_detector.FaceDetectorOptions(
             base_options=base_options.BaseOptions(model_asset_path=str(path)),
             min_detection_confidence=min_score,
         )
         self._detector = face_detector.FaceDetector.create_from_options(options)
         self.min_size = min_size
+        _live.add(self)
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
@@ -69,4 +85,20 @@ class FaceDetector:
         return found
 
     def close(self) -> None:
+        _live.discard(self)
         self._detector.close()
+
+
+_live: "weakref.WeakSet[FaceDetector]" = weakref.WeakSet()
+
+
+def _close_live_detectors() -> None:
+    for detector in list(_live):
+        detector.close()
+
+
+# Threading's exit hooks run in reverse order of registration, and `concurrent.futures.thread` registers the one that
+# stops the dispatcher threads when it is first imported, which MediaPipe does lazily, on the first detector. So
+# import it now, then register ours: it runs first. A plain atexit hook would run too late.
+importlib.import_module("concurrent.futures.thread")
+getattr(threading, "_register_atexit", lambda hook: None)(_close_live_detectors)

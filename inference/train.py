@@ -200,7 +200,10 @@ def train(config: TrainConfig, log=print) -> dict:
             "offset": offset,
         },
         "classes": list(EMOTIONS),
-        "face_margin": 0.1,
+        "crop": {
+            "side": 1.16,
+            "shift_y": -0.08,
+        },  # FER2013 framing around a BlazeFace box (model_cards.FaceCrop)
         "temperature": temperature,
         "provenance": {
             "training_data": str(config.data_dir),

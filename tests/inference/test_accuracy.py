@@ -1,5 +1,6 @@
 """The shipped model on the FER2013 dev set: a floor a few points under what was measured (62.1% accuracy,
-64.7% prior-weighted, macro-F1 0.596 on 2026-11-24), so that a preprocessing mistake fails it."""
+64.6% prior-weighted, macro-F1 0.596 on 2026-11-24; the card written by
+`python -m inference setup` records the same numbers), so that a preprocessing mistake fails it."""
 
 import numpy as np
 import pytest

@@ -96,6 +96,46 @@ def test_rgba_png_photo_from_the_shared_set_works(engine):
     assert len(engine.analyze(data).faces) == 1
 
 
+def test_truncated_png_is_refused(engine, face_image, face_jpeg):
+    png = encode(face_image, "PNG")
+    with pytest.raises(InvalidImage):
+        engine.analyze(png[: len(png) // 2])
+    assert len(engine.analyze(face_jpeg).faces) == 1
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (2, 500)])
+def test_tiny_and_thin_images_give_no_faces_not_a_crash(engine, size):
+    result = engine.analyze(encode(Image.new("RGB", size, (120, 90, 60)), "JPEG"))
+    assert (result.width, result.height) == size and result.faces == ()
+
+
+def test_exif_rotated_phone_photo_is_turned_upright(engine, face_image, face_jpeg):
+    # Stored lying on its side, with EXIF orientation 8 saying "turn it a quarter anticlockwise to display".
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    data = encode(face_image.transpose(Image.Transpose.ROTATE_270), "JPEG", exif=exif.tobytes())
+    result = engine.analyze(data)
+    assert (result.width, result.height) == face_image.size
+    assert len(result.faces) == 1
+    x, y, w, h = result.faces[0].box
+    rx, ry, rw, rh = engine.analyze(face_jpeg).faces[0].box
+    assert abs(x - rx) < 0.2 * rw and abs(y - ry) < 0.2 * rh
+
+
+def test_multi_picture_camera_jpeg_is_accepted(engine, face_image):
+    data = encode(face_image, "MPO", save_all=True, append_images=[face_image.resize((160, 120))])
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    assert len(engine.analyze(data).faces) == 1
+
+
+def test_the_pixel_limit_counts_pixels_not_bytes(engine):
+    # A 2000x2000 PNG of one colour is a few kB but 4 million pixels: just at the default limit, so accepted;
+    # one more row is refused.
+    assert engine.analyze(encode(Image.new("RGB", (2000, 2000)), "PNG")).faces == ()
+    with pytest.raises(ImageTooLarge):
+        engine.analyze(encode(Image.new("L", (2000, 2001)), "PNG"))
+
+
 def test_a_frame_without_faces_is_fine(engine):
     result = engine.analyze(encode(Image.new("RGB", (320, 240), (200, 180, 160)), "JPEG"))
     assert result.faces == () and result.largest_face is None
