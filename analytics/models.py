@@ -202,4 +202,5 @@ class StudentSession(EmotionTotals):
     def __str__(self):
         return f"{self.student_id} in {self.session_id}"
 
+
 from .api.models import ApiKey, Webhook, WebhookDelivery  # noqa: E402,F401 - register the API tables

@@ -61,7 +61,8 @@ def get_classroom_for_user(user: User, classroom_uuid, *, manage: bool = False) 
 
 def get_session_for_user(user: User, session_uuid, *, manage: bool = False) -> LiveSession:
     session = get_object_or_404(
-        LiveSession.objects.select_related("classroom", "classroom__teacher", "classroom__school"), uuid=session_uuid
+        LiveSession.objects.select_related("classroom", "classroom__teacher", "classroom__school"),
+        uuid=session_uuid,
     )
     classroom = session.classroom
     allowed = can_manage_classroom(user, classroom) if manage else can_view_classroom(user, classroom)

@@ -80,7 +80,9 @@ class User(AbstractUser):
         ordering = ["last_name", "first_name", "username"]
         constraints = [
             models.UniqueConstraint(
-                fields=["school", "lms_id"], condition=~models.Q(lms_id=""), name="unique_user_lms_id_per_school"
+                fields=["school", "lms_id"],
+                condition=~models.Q(lms_id=""),
+                name="unique_user_lms_id_per_school",
             )
         ]
 
@@ -123,7 +125,9 @@ class Classroom(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["school", "lms_id"], condition=~models.Q(lms_id=""), name="unique_class_lms_id_per_school"
+                fields=["school", "lms_id"],
+                condition=~models.Q(lms_id=""),
+                name="unique_class_lms_id_per_school",
             )
         ]
 
@@ -177,8 +181,12 @@ class LiveSession(models.Model):
         validators=[MinValueValidator(0.2), MaxValueValidator(5.0)],
         help_text="How often each student's camera sends a frame (0.2-5 per second).",
     )
-    frame_width = models.PositiveIntegerField(default=320, validators=[MinValueValidator(160), MaxValueValidator(1280)])
-    frame_height = models.PositiveIntegerField(default=240, validators=[MinValueValidator(120), MaxValueValidator(960)])
+    frame_width = models.PositiveIntegerField(
+        default=320, validators=[MinValueValidator(160), MaxValueValidator(1280)]
+    )
+    frame_height = models.PositiveIntegerField(
+        default=240, validators=[MinValueValidator(120), MaxValueValidator(960)]
+    )
     no_face_alert_seconds = models.PositiveIntegerField(
         default=30, help_text="Alert when a streaming student shows no face for this long."
     )
@@ -198,7 +206,9 @@ class LiveSession(models.Model):
         ordering = ["-scheduled_start"]
         constraints = [
             models.UniqueConstraint(
-                fields=["classroom", "lms_id"], condition=~models.Q(lms_id=""), name="unique_session_lms_id_per_class"
+                fields=["classroom", "lms_id"],
+                condition=~models.Q(lms_id=""),
+                name="unique_session_lms_id_per_class",
             )
         ]
 

@@ -41,7 +41,10 @@ ALLOWED_TRANSITIONS = {
 TRANSITION_ERRORS = {
     (SessionStatus.ENDED, SessionStatus.LIVE): "This session has already ended and cannot be started again.",
     (SessionStatus.CANCELLED, SessionStatus.LIVE): "This session was cancelled and cannot be started.",
-    (SessionStatus.SCHEDULED, SessionStatus.ENDED): "This session has not started yet, so it cannot be ended.",
+    (
+        SessionStatus.SCHEDULED,
+        SessionStatus.ENDED,
+    ): "This session has not started yet, so it cannot be ended.",
     (SessionStatus.LIVE, SessionStatus.CANCELLED): "A live session cannot be cancelled; end it instead.",
 }
 
@@ -167,7 +170,9 @@ def import_students_csv(classroom: Classroom, data: bytes | str) -> CsvImportRep
         seen_emails.add(email)
         existing = User.objects.filter(email__iexact=email).first()
         if existing is not None and (existing.school_id != school.pk or existing.role != Role.STUDENT):
-            report.errors.append((number, raw, f"{email} belongs to an account that is not a student of this school."))
+            report.errors.append(
+                (number, raw, f"{email} belongs to an account that is not a student of this school.")
+            )
             continue
         with transaction.atomic():
             student = existing or create_school_user(school, Role.STUDENT, email=email, full_name=name)
@@ -191,7 +196,13 @@ def unique_username(email: str) -> str:
 
 
 def create_school_user(
-    school: School, role: str, *, email: str, full_name: str = "", username: str = "", password: str | None = None
+    school: School,
+    role: str,
+    *,
+    email: str,
+    full_name: str = "",
+    username: str = "",
+    password: str | None = None,
 ) -> User:
     first, _, last = full_name.strip().partition(" ")
     user = User(
@@ -222,7 +233,9 @@ def current_policy(school: School) -> ConsentPolicy:
     """The school's current consent policy, creating version 1 with the default text the first time."""
     policy = ConsentPolicy.objects.filter(school=school).order_by("-version").first()
     if policy is None:
-        policy, _ = ConsentPolicy.objects.get_or_create(school=school, version=1, defaults={"text": DEFAULT_POLICY_TEXT})
+        policy, _ = ConsentPolicy.objects.get_or_create(
+            school=school, version=1, defaults={"text": DEFAULT_POLICY_TEXT}
+        )
     return policy
 
 

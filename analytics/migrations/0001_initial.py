@@ -4,40 +4,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('no_face', 'No face visible'), ('negative', 'Persistent negative emotion'), ('class_drop', 'Class mood drop')], max_length=16)),
-                ('message', models.CharField(max_length=300)),
-                ('raised_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("no_face", "No face visible"),
+                            ("negative", "Persistent negative emotion"),
+                            ("class_drop", "Class mood drop"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("message", models.CharField(max_length=300)),
+                ("raised_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['raised_at'],
+                "ordering": ["raised_at"],
             },
         ),
         migrations.CreateModel(
-            name='EmotionSample',
+            name="EmotionSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('captured_at', models.DateTimeField(help_text='When the server received the frame.')),
-                ('face_count', models.PositiveSmallIntegerField(help_text='Faces found in the frame (the largest is the student).')),
-                ('emotion', models.CharField(blank=True, choices=[('angry', 'Angry'), ('disgust', 'Disgust'), ('fear', 'Fear'), ('happy', 'Happy'), ('sad', 'Sad'), ('surprise', 'Surprise'), ('neutral', 'Neutral')], default='', max_length=16)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('p_angry', models.FloatField(blank=True, null=True)),
-                ('p_disgust', models.FloatField(blank=True, null=True)),
-                ('p_fear', models.FloatField(blank=True, null=True)),
-                ('p_happy', models.FloatField(blank=True, null=True)),
-                ('p_sad', models.FloatField(blank=True, null=True)),
-                ('p_surprise', models.FloatField(blank=True, null=True)),
-                ('p_neutral', models.FloatField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("captured_at", models.DateTimeField(help_text="When the server received the frame.")),
+                (
+                    "face_count",
+                    models.PositiveSmallIntegerField(
+                        help_text="Faces found in the frame (the largest is the student)."
+                    ),
+                ),
+                (
+                    "emotion",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("angry", "Angry"),
+                            ("disgust", "Disgust"),
+                            ("fear", "Fear"),
+                            ("happy", "Happy"),
+                            ("sad", "Sad"),
+                            ("surprise", "Surprise"),
+                            ("neutral", "Neutral"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                ("p_angry", models.FloatField(blank=True, null=True)),
+                ("p_disgust", models.FloatField(blank=True, null=True)),
+                ("p_fear", models.FloatField(blank=True, null=True)),
+                ("p_happy", models.FloatField(blank=True, null=True)),
+                ("p_sad", models.FloatField(blank=True, null=True)),
+                ("p_surprise", models.FloatField(blank=True, null=True)),
+                ("p_neutral", models.FloatField(blank=True, null=True)),
             ],
         ),
     ]

@@ -6,46 +6,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('analytics', '0001_initial'),
-        ('classes', '0001_initial'),
+        ("analytics", "0001_initial"),
+        ("classes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='alert',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='classes.livesession'),
+            model_name="alert",
+            name="session",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="alerts", to="classes.livesession"
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='student',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to=settings.AUTH_USER_MODEL),
+            model_name="alert",
+            name="student",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="alerts",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='emotionsample',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='classes.livesession'),
+            model_name="emotionsample",
+            name="session",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="samples", to="classes.livesession"
+            ),
         ),
         migrations.AddField(
-            model_name='emotionsample',
-            name='student',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='emotion_samples', to=settings.AUTH_USER_MODEL),
+            model_name="emotionsample",
+            name="student",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="emotion_samples",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['session', 'raised_at'], name='analytics_a_session_861f04_idx'),
+            model_name="alert",
+            index=models.Index(fields=["session", "raised_at"], name="analytics_a_session_861f04_idx"),
         ),
         migrations.AddIndex(
-            model_name='emotionsample',
-            index=models.Index(fields=['session', 'captured_at'], name='analytics_e_session_d8bba0_idx'),
+            model_name="emotionsample",
+            index=models.Index(fields=["session", "captured_at"], name="analytics_e_session_d8bba0_idx"),
         ),
         migrations.AddIndex(
-            model_name='emotionsample',
-            index=models.Index(fields=['student', 'captured_at'], name='analytics_e_student_dbf204_idx'),
+            model_name="emotionsample",
+            index=models.Index(fields=["student", "captured_at"], name="analytics_e_student_dbf204_idx"),
         ),
     ]
