@@ -42,11 +42,11 @@ test: $(VENV)/.installed node_modules/.installed models/.installed
 test-fast: $(VENV)/.installed
 	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
-lint:
+lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format:
+format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
