@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -40,6 +41,18 @@ logger = logging.getLogger(__name__)
 
 # A frame may arrive this much earlier than 1/rate after the previous accepted one (network jitter) and pass.
 RATE_TOLERANCE = 0.8
+# Each student's next frame is asked for at 1/rate times a random factor in 1 +- SCHEDULE_JITTER. Without it,
+# students whose frames were read in the same event-loop turn (after any stall: a GC pass, a slow query) are told
+# to send their next frames at the same instant, and these clusters only ever grow: under load the whole class
+# ended up sending in one burst per second, queueing 300 frames at once in front of the inference pool. The
+# jitter spreads clusters out again within a few frames and keeps the average rate; it stays well inside
+# RATE_TOLERANCE.
+SCHEDULE_JITTER = 0.1
+
+
+def next_frame_due(received: float, interval: float, rng: random.Random | None = None) -> float:
+    """When a student whose frame was read at `received` should send the next one."""
+    return received + interval * (rng or random).uniform(1 - SCHEDULE_JITTER, 1 + SCHEDULE_JITTER)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -85,6 +98,7 @@ class StreamConsumer(LiveConsumer):
         self.interval = 1.0 / info.settings.frame_rate
         self.max_bytes = settings.FERMONITOR_MAX_FRAME_BYTES
         self.last_accepted = None
+        self.next_due = None
         self.writer = writer()
         self.writer.acquire()
         self.hub = await hubs.acquire(info)
@@ -118,9 +132,9 @@ class StreamConsumer(LiveConsumer):
         await self.close(code=store.CLOSE_UNAVAILABLE, reason="analysis_unavailable")
 
     def _next_in_ms(self, now: float) -> int:
-        if self.last_accepted is None:
+        if self.next_due is None:
             return 0
-        return max(0, int((self.last_accepted + self.interval - now) * 1000))
+        return max(0, int((self.next_due - now) * 1000))
 
     async def _error(self, code: str, message: str) -> None:
         await self.send_json(
@@ -146,6 +160,7 @@ class StreamConsumer(LiveConsumer):
             )
             return
         self.last_accepted = received
+        self.next_due = next_frame_due(received, self.interval)
         try:
             result = await pipeline.analyze(bytes_data, emotions=self.emotions)
         except Exception as exc:

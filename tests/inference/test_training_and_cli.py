@@ -29,6 +29,28 @@ def test_tiny_training_run_writes_a_model_card_and_the_engine_serves_it(tmp_path
     assert len(face.probabilities) == 7 and sum(face.probabilities) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_training_augmentation_keeps_the_input_range_of_real_faces():
+    """Augmented training images must look like what the model sees at inference: scaled to [-1, 1], dark pixels
+    still dark (Keras' RandomContrast clips to (0, 255) unless told the range, which zeroed half of every face)."""
+    import cv2
+    import keras
+    import numpy as np
+
+    from inference.train import augmentation
+
+    paths = sorted((TRAIN / "happy").glob("*"))[:16]
+    faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths])[..., None]
+    scaled = faces.astype("float32") * (2 / 255) - 1.0
+    keras.utils.set_random_seed(3)
+    augmented = np.asarray(augmentation(keras)(scaled, training=True))
+    assert augmented.min() >= -1.0 - 1e-5 and augmented.max() <= 1.0 + 1e-5
+    dark = scaled < -0.5
+    assert dark.mean() > 0.05  # real faces have dark pixels (hair, eyes, shadows)
+    assert (augmented < -0.5).mean() > 0.5 * dark.mean()
+    assert abs(float(augmented.mean()) - float(scaled.mean())) < 0.15
+    assert np.array_equal(np.asarray(augmentation(keras)(scaled, training=False)), scaled)
+
+
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "inference", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
