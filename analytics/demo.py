@@ -6,6 +6,7 @@ recovery at the end. Students differ (some cheerful, some anxious), join a littl
 two. The random generator is seeded from the session id, so the same session always gets the same data.
 """
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -56,7 +57,9 @@ def _lesson_logits(seconds: int) -> np.ndarray:
     return logits
 
 
-def _student_presence(rng: np.random.Generator, seconds: int) -> tuple[np.ndarray, np.ndarray]:
+def _student_presence(
+    rng: np.random.Generator, seconds: int, leaves_for_exercise: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(streaming, face visible) per second for one student."""
     streaming = np.ones(seconds, dtype=bool)
     late = int(rng.choice([0, 0, 0, 30, 90, 150]))
@@ -68,7 +71,7 @@ def _student_presence(rng: np.random.Generator, seconds: int) -> tuple[np.ndarra
         start = int(rng.integers(120, seconds - 300))
         face[start : start + int(rng.integers(40, 200))] = False
     first, last = GROUP_EXERCISE
-    if rng.random() < 0.75:
+    if leaves_for_exercise:
         start = first * 60 + int(rng.integers(0, 40))
         face[start : (last + 1) * 60 + int(rng.integers(0, 30))] = False
     # Brief glances away: a few lost frames scattered over the lesson.
@@ -108,11 +111,14 @@ def seed_demo_samples(session) -> int:
     rng = np.random.default_rng(20_000 + session.pk)
     lesson = _lesson_logits(seconds)
     offsets = [start + timedelta(seconds=s / FRAMES_PER_SECOND) for s in range(seconds)]
+    # Three in four students leave the camera for the group exercise: a fixed share (which ones is random), so
+    # the dip shows in every class, not only with a lucky seed.
+    leavers = set(rng.permutation(len(students))[: math.ceil(0.75 * len(students))].tolist())
 
     samples: list[EmotionSample] = []
     alerts: list[Alert] = []
-    for student in students:
-        streaming, face = _student_presence(rng, seconds)
+    for index, student in enumerate(students):
+        streaming, face = _student_presence(rng, seconds, index in leavers)
         probabilities = _softmax(_student_logits(rng, lesson))
         best = probabilities.argmax(axis=1)
         two_faces = rng.random(seconds) < 0.003

@@ -204,15 +204,37 @@ def refresh_buckets(session_id: int, minutes: Iterable[datetime], student_ids: I
         )
 
 
+class Touched:
+    """The (session, minute) buckets and (session, student) pairs that stored samples have made stale."""
+
+    def __init__(self):
+        self.minutes: dict[int, set[datetime]] = defaultdict(set)
+        self.students: dict[int, set[int]] = defaultdict(set)
+
+    def __bool__(self) -> bool:
+        return bool(self.minutes)
+
+    def add(self, samples: Iterable) -> "Touched":
+        """Mark what samples touch (anything with session_id, student_id and captured_at)."""
+        for sample in samples:
+            self.minutes[sample.session_id].add(minute_floor(sample.captured_at))
+            self.students[sample.session_id].add(sample.student_id)
+        return self
+
+    def merge(self, other: "Touched") -> None:
+        for session_id, minutes in other.minutes.items():
+            self.minutes[session_id] |= minutes
+            self.students[session_id] |= other.students[session_id]
+
+
+def refresh_touched(touched: Touched) -> None:
+    for session_id, minutes in touched.minutes.items():
+        refresh_buckets(session_id, minutes, touched.students[session_id])
+
+
 def refresh_for_samples(samples: Iterable[EmotionSample]) -> None:
     """Bring the roll-ups up to date with a batch of freshly stored samples (late ones included)."""
-    touched_minutes: dict[int, set[datetime]] = defaultdict(set)
-    touched_students: dict[int, set[int]] = defaultdict(set)
-    for sample in samples:
-        touched_minutes[sample.session_id].add(minute_floor(sample.captured_at))
-        touched_students[sample.session_id].add(sample.student_id)
-    for session_id, minutes in touched_minutes.items():
-        refresh_buckets(session_id, minutes, touched_students[session_id])
+    refresh_touched(Touched().add(samples))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ the buffer is written by a periodic flush, by `flush()` when a stream disconnect
 shutdown), and at interpreter exit as a last resort (`flush_now`). A failed write puts the rows back for the next
 attempt, so a database hiccup delays samples but loses none.
 
+The per-minute roll-ups (reports) are refreshed every `rollup_interval` seconds rather than on every batch, and
+at once by every explicit `flush()` (a stream closing, the session ending, shutdown). Each refresh re-aggregates
+the current minute of every touched student: doing it every second cost the database and this process's GIL
+more than the samples themselves (py-spy, bench/load.py with 600 students).
+
 One writer per process (`writer()`); it is safe to use from any event loop and any thread.
 """
 
@@ -14,28 +19,42 @@ import asyncio
 import atexit
 import logging
 import threading
+import time
 import weakref
+from functools import partial
 
 from channels.db import database_sync_to_async
 
+from . import rollups
 from .services import SampleRecord, record_samples
 
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_SECONDS = 1.0
+ROLLUP_INTERVAL_SECONDS = 10.0
 MAX_ROWS = 500
 
 
 class SampleWriter:
     def __init__(
-        self, store=record_samples, flush_interval: float = FLUSH_INTERVAL_SECONDS, max_rows: int = MAX_ROWS
+        self,
+        store=None,
+        flush_interval: float = FLUSH_INTERVAL_SECONDS,
+        max_rows: int = MAX_ROWS,
+        refresh=rollups.refresh_touched,
+        rollup_interval: float = ROLLUP_INTERVAL_SECONDS,
     ):
-        self._store = store
+        # Roll-ups are refreshed by this writer on its own schedule, not per stored batch.
+        self._store = store or partial(record_samples, refresh_rollups=False)
+        self._refresh = refresh
         self.flush_interval = flush_interval
+        self.rollup_interval = rollup_interval
         self.max_rows = max_rows
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._buffer: list[SampleRecord] = []
+        self._touched = rollups.Touched()  # stored samples whose roll-ups are not refreshed yet
+        self._rolled_up_at = time.monotonic()
         self._users: dict[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()  # type: ignore[assignment]
         self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = weakref.WeakKeyDictionary()  # type: ignore[assignment]
         self.written = 0  # rows stored by this writer, for tests and the benchmark
@@ -55,7 +74,7 @@ class SampleWriter:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return
-            loop.create_task(self.flush())
+            loop.create_task(self.flush(rollups_now=False))
 
     def _take(self) -> list[SampleRecord]:
         with self._lock:
@@ -66,28 +85,43 @@ class SampleWriter:
         with self._lock:
             self._buffer[:0] = records
 
-    def _write_pending(self) -> int:
+    def _write_pending(self, rollups_now: bool) -> int:
         # Taking and writing under one lock: a flush that starts while another is writing waits for it, so
         # "flush() returned" means every row added before the call is in the database.
         with self._write_lock:
             records = self._take()
-            if not records:
-                return 0
-            try:
-                self._store(records)
-            except Exception:
-                self.failures += 1
-                self._put_back(records)
-                raise
-            self.written += len(records)
+            if records:
+                try:
+                    self._store(records)
+                except Exception:
+                    self.failures += 1
+                    self._put_back(records)
+                    raise
+                self.written += len(records)
+                self._touched.add(records)
+            if self._touched and (
+                rollups_now or time.monotonic() - self._rolled_up_at >= self.rollup_interval
+            ):
+                self._refresh_rollups()
             return len(records)
 
-    async def flush(self) -> int:
-        """Write everything buffered so far; returns the number of rows written by this call."""
-        if not self.pending and not self._write_lock.locked():
-            return 0  # nothing buffered, nothing being written: no trip to a database thread
+    def _refresh_rollups(self) -> None:
+        touched, self._touched = self._touched, rollups.Touched()
         try:
-            return await database_sync_to_async(self._write_pending)()
+            self._refresh(touched)
+        except Exception:
+            # The samples are stored; only the derived minutes wait for the next attempt.
+            self._touched.merge(touched)
+            logger.exception("Could not refresh the roll-ups; retrying with the next flush")
+        self._rolled_up_at = time.monotonic()
+
+    async def flush(self, *, rollups_now: bool = True) -> int:
+        """Write everything buffered so far (and, unless told otherwise, bring the roll-ups up to date); returns
+        the number of rows written by this call."""
+        if not self.pending and not (rollups_now and self._touched) and not self._write_lock.locked():
+            return 0  # nothing buffered or stale, nothing being written: no trip to a database thread
+        try:
+            return await database_sync_to_async(self._write_pending)(rollups_now)
         except Exception:
             logger.exception("Could not store emotion samples; they stay buffered for the next flush")
             return 0
@@ -95,7 +129,7 @@ class SampleWriter:
     def flush_now(self) -> int:
         """Synchronous flush for interpreter exit (no event loop running)."""
         try:
-            return self._write_pending()
+            return self._write_pending(True)
         except Exception:
             logger.exception("Lost %d emotion samples at exit: the database refused them", self.pending)
             return 0
@@ -124,7 +158,7 @@ class SampleWriter:
     async def _run_periodic(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval)
-            await self.flush()
+            await self.flush(rollups_now=False)
 
 
 _writer: SampleWriter | None = None

@@ -24,14 +24,16 @@ class SampleRecord:
     probabilities: tuple[float, ...] | None = None  # 7 values in EMOTIONS order; None when presence-only
 
 
-def record_samples(records: Iterable[SampleRecord]) -> list[EmotionSample]:
+def record_samples(records: Iterable[SampleRecord], *, refresh_rollups: bool = True) -> list[EmotionSample]:
     """Insert a batch of samples in one statement per SAMPLE_BATCH_SIZE rows, then refresh the per-minute
-    roll-ups of the minutes the batch touched (late samples included). Raw frames never reach here."""
+    roll-ups of the minutes the batch touched (late samples included), unless the caller refreshes them itself
+    (`rollups.refresh_touched`, as the live writer does every few seconds). Raw frames never reach here."""
     rows = build_samples(records)
     if rows:
         with transaction.atomic():
             EmotionSample.objects.bulk_create(rows, batch_size=SAMPLE_BATCH_SIZE)
-            rollups.refresh_for_samples(rows)
+            if refresh_rollups:
+                rollups.refresh_for_samples(rows)
     return rows
 
 
