@@ -35,6 +35,16 @@ def test_undecided_and_refusing_students_see_a_consent_banner(cast, client_for):
     assert 'id="consent-banner"' in page and "did not agree" in page
 
 
+def test_live_lesson_offers_the_policy_not_a_dead_end_join_to_students_without_consent(cast, client_for):
+    with scopes_disabled():
+        services.record_consent(cast.sam, granted=False)
+    page = client_for(cast.sam).get(reverse("student_home")).content.decode()
+    join = reverse("live_join", args=[cast.a_live.uuid])
+    assert ">Join</a>" not in page and 'class="join-button"' not in page
+    assert f"{reverse('consent')}?next={join}" in page
+    assert "Review the camera policy to join" in page
+
+
 def test_consent_page_shows_policy_decision_and_history(cast, client_for):
     page = client_for(cast.sam).get(reverse("consent")).content.decode()
     assert "Pictures and video are never stored anywhere" in page
