@@ -4,9 +4,21 @@ A plain Python package (it never imports Django). See `Engine` for the pipeline 
 `python -m inference --help` for the command line (setup, analyze, evaluate, bench, train).
 """
 
-from .engine import Engine, Face, FrameResult
 from .errors import FrameError, ImageTooLarge, InvalidImage, ModelsMissing, UnsupportedFormat
 from .model_cards import EMOTIONS
+
+_ENGINE_NAMES = {"Engine", "Face", "FrameResult"}
+
+
+def __getattr__(name):
+    # Imported on first use: `python -m inference train` must run where only Keras and a backend are installed
+    # (a GPU machine with JAX or PyTorch, no MediaPipe).
+    if name in _ENGINE_NAMES:
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'inference' has no attribute {name!r}")
+
 
 __all__ = [
     "EMOTIONS",

@@ -1,4 +1,4 @@
-"""`python -m inference {setup,analyze,evaluate,bench,train}`."""
+"""`python -m inference {setup,analyze,evaluate,bench,train,convert}`."""
 
 import argparse
 import sys
@@ -67,6 +67,13 @@ def _bench(args) -> int:
     return 0
 
 
+def _convert(args) -> int:
+    from .train import convert_trained
+
+    convert_trained(resolve_models_dir(args.models_dir), args.name)
+    return 0
+
+
 def _train(args) -> int:
     from .train import TrainConfig, train
 
@@ -129,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=2e-3)
     train.add_argument("--seed", type=int, default=1)
     train.set_defaults(run=_train)
+
+    convert = commands.add_parser(
+        "convert", help="turn a model trained elsewhere (<name>.keras + card) into the served TFLite file"
+    )
+    convert.add_argument(
+        "name", help="model name (files <name>.keras and <name>.json in the models directory)"
+    )
+    convert.set_defaults(run=_convert)
     return parser
 
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
+from PIL import Image
 
 from .model_cards import EMOTIONS, write_card
 
@@ -51,12 +51,14 @@ def load_folder(folder: Path, size: int, limit_per_class: int | None, seed: int)
         if limit_per_class:
             paths = [paths[i] for i in sorted(rng.permutation(len(paths))[:limit_per_class])]
         for path in paths:
-            image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-            if image is None:
+            try:
+                with Image.open(path) as opened:
+                    image = opened.convert("L")
+            except OSError:
                 continue
-            if image.shape != (size, size):
-                image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
-            images.append(image)
+            if image.size != (size, size):
+                image = image.resize((size, size), Image.Resampling.BILINEAR)
+            images.append(np.asarray(image))
             labels.append(index)
     if not images:
         raise SystemExit(f"No training images in {folder} (expected <label>/<image> folders for {EMOTIONS})")
@@ -142,6 +144,51 @@ def convert_to_tflite(model, target: Path) -> bool:
     with contextlib.redirect_stdout(io.StringIO()):
         target.write_bytes(converter.convert())
     return True
+
+
+def convert_trained(models_dir: Path, name: str, log=print) -> dict:
+    """Serve a model trained elsewhere: `<name>.keras` (saved by `train` on any Keras backend, e.g. JAX on a GPU
+    machine without TensorFlow) -> `<name>.tflite` with TensorFlow, checked against Keras on the same inputs.
+    Records the conversion and the largest probability difference in the card; returns the card."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    models_dir = Path(models_dir)
+    card_path, keras_path, tflite_path = (
+        models_dir / f"{name}{suffix}" for suffix in (".json", ".keras", ".tflite")
+    )
+    for path in (card_path, keras_path):
+        if not path.exists():
+            raise SystemExit(
+                f"{path} is missing: copy {name}.keras and {name}.json from the training machine."
+            )
+    card = json.loads(card_path.read_text())
+    model = keras.models.load_model(keras_path, compile=False)
+    if not convert_to_tflite(model, tflite_path):
+        raise SystemExit("Converting needs TensorFlow: pip install -e '.[train]'")
+    width, height = card["input"]["size"]
+    probe = np.random.default_rng(0).uniform(-1, 1, (16, height, width, 1)).astype(np.float32)
+    expected = np.asarray(model.predict(probe, verbose=0))
+    interpreter = Interpreter(model_path=str(tflite_path), num_threads=1)
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(probe.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], probe)
+    interpreter.invoke()
+    served = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    difference = float(np.abs(served - expected).max())
+    if difference > 1e-4:
+        raise SystemExit(f"TFLite and Keras disagree by {difference:.2e} on the same inputs; not serving it.")
+    import tensorflow as tf
+
+    card["file"] = tflite_path.name
+    card.setdefault("provenance", {})["converted"] = {
+        "with": f"tensorflow {tf.__version__}, keras {keras.__version__} ({keras.backend.backend()} backend)",
+        "max_abs_difference": difference,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    write_card(card_path, **card)
+    log(f"Wrote {tflite_path.name}; Keras and TFLite agree within {difference:.1e} on 16 probe inputs.")
+    return card
 
 
 def train(config: TrainConfig, log=print) -> dict:

@@ -84,3 +84,73 @@ def test_cli_evaluate_writes_a_json_report_and_confusion_matrix(tmp_path):
     assert report["models"]["fer-mini-xception"]["images"] == 21
     assert (tmp_path / "report" / "confusion-fer-mini-xception.png").stat().st_size > 5000
     assert "prior-weighted accuracy" in done.stdout
+
+
+GPU_MACHINE_TRAINING = """
+import importlib.abc, json, sys
+from pathlib import Path
+
+class NotInstalled(importlib.abc.MetaPathFinder):  # the GPU machine: Keras on JAX, no TensorFlow, no MediaPipe
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"tensorflow", "mediapipe", "ai_edge_litert"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NotInstalled())
+
+import keras, numpy as np
+from inference.train import TrainConfig, train
+
+out, data = Path(sys.argv[1]), Path(sys.argv[2])
+train(TrainConfig(data_dir=data, name="on-jax", out_dir=out, epochs=1, limit_per_class=12, width=8), log=print)
+probe = np.random.default_rng(5).uniform(-1, 1, (8, 48, 48, 1)).astype("float32")
+reloaded = keras.models.load_model(out / "on-jax.keras", compile=False)
+np.save(out / "probe.npy", probe)
+np.save(out / "jax.npy", np.asarray(reloaded.predict(probe, verbose=0)))
+print(json.dumps({"backend": keras.backend.backend(), "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+@pytest.mark.slow
+def test_model_trained_on_jax_without_tensorflow_serves_here_with_the_same_predictions(tmp_path, face_jpeg):
+    import os
+
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from inference.train import convert_trained
+
+    done = subprocess.run(
+        [sys.executable, "-c", GPU_MACHINE_TRAINING, str(tmp_path), str(TRAIN)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax", "CI": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"backend": "jax", "tensorflow": False}
+    assert "convert it to on-jax.tflite on a machine with it" in done.stdout
+    assert not (tmp_path / "on-jax.tflite").exists()
+
+    card = convert_trained(tmp_path, "on-jax", log=lambda *_: None)
+    assert card["provenance"]["keras_backend"] == "jax"
+    assert card["provenance"]["converted"]["max_abs_difference"] < 1e-4
+
+    probe, on_jax = np.load(tmp_path / "probe.npy"), np.load(tmp_path / "jax.npy")
+    interpreter = Interpreter(model_path=str(tmp_path / "on-jax.tflite"), num_threads=1)
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(probe.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], probe)
+    interpreter.invoke()
+    served = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(served, on_jax, atol=1e-4)
+    assert (served.argmax(1) == on_jax.argmax(1)).all()
+
+    face = Engine(emotion_model=str(tmp_path / "on-jax.json")).analyze(face_jpeg).faces[0]
+    assert face.emotion in EMOTIONS
+
+
+def test_convert_names_what_is_missing(tmp_path):
+    from inference.train import convert_trained
+
+    with pytest.raises(SystemExit, match="nothing.keras"):
+        convert_trained(tmp_path, "nothing")
