@@ -8,10 +8,10 @@ Thread safety: one `Engine` may be shared by any number of threads. MediaPipe de
 not thread-safe, so each thread lazily gets its own pair (`threading.local`); nothing is locked on the hot path.
 Every interpreter runs with one thread: more interpreter threads than the process's cores was seen 500x slower.
 
-Throughput: for the most frames per second run one single-threaded worker process per core, each with its own
-`Engine` (`python -m inference bench` measures both: the GIL-bound Python between the native stages and MediaPipe's
-per-call dispatcher thread make threads in one process scale worse, e.g. 640x480 on 2 cores: 2 processes 299
-frames/s, 2 threads 204, 1 thread 187). Threads in one process are correct, just less efficient.
+Throughput (`python -m inference bench`, 2 idle cores): at the live default of 320x240, 2 threads in one process
+give 1,222 frames/s against 1,231 for 2 single-threaded processes; at 640x480, 826 against 949 (the GIL-bound
+Python between the native stages and MediaPipe's per-call dispatcher thread cost threads a little). The live server
+therefore analyses on a thread pool sized to the cores, with the models loaded once per process.
 """
 
 import os
