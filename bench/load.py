@@ -7,8 +7,8 @@ Each student is a WebSocket client logged in as a seeded student (`manage.py see
 real face photos (../shared/data/faces, 320x240, JPEG q70) at the session rate, one frame in flight, honouring the
 server's `next_in_ms`. The dashboard client records when each student's frame number first shows on the dashboard.
 Prints: latency frame sent -> dashboard message reflecting it (p50/p95/p99, overall and once every student has
-joined), ack latency, frames processed /
-refused / failed, samples stored vs accepted, and the server's CPU and RSS (psutil).
+joined), ack latency, frames processed / refused / failed, samples stored vs accepted, and the server's CPU and
+RSS (psutil).
 """
 
 from __future__ import annotations
