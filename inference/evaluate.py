@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .model_cards import EMOTIONS
@@ -51,6 +50,8 @@ def load_labelled_folder(folder: Path) -> LabelledImages:
 
 
 def read_gray(paths: list[Path], progress=None) -> list[np.ndarray]:
+    import cv2  # here, so that `train` (which reuses load_labelled_folder) runs where OpenCV is not installed
+
     images = []
     for path in progress(paths) if progress else paths:
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .evaluate import load_labelled_folder
 from .model_cards import EMOTIONS, write_card
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 @dataclass
@@ -44,15 +43,18 @@ class TrainConfig:
 
 
 def load_folder(folder: Path, size: int, limit_per_class: int | None, seed: int):
+    labelled = load_labelled_folder(
+        folder
+    )  # the same layouts `evaluate` reads: labels.csv or <label>/<image>
     rng = np.random.default_rng(seed)
     images, labels = [], []
-    for index, label in enumerate(EMOTIONS):
-        paths = sorted(p for p in (folder / label).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    for index in range(len(EMOTIONS)):
+        members = np.flatnonzero(labelled.labels == index)
         if limit_per_class:
-            paths = [paths[i] for i in sorted(rng.permutation(len(paths))[:limit_per_class])]
-        for path in paths:
+            members = members[np.sort(rng.permutation(len(members))[:limit_per_class])]
+        for member in members:
             try:
-                with Image.open(path) as opened:
+                with Image.open(labelled.paths[member]) as opened:
                     image = opened.convert("L")
             except OSError:
                 continue
@@ -61,7 +63,7 @@ def load_folder(folder: Path, size: int, limit_per_class: int | None, seed: int)
             images.append(np.asarray(image))
             labels.append(index)
     if not images:
-        raise SystemExit(f"No training images in {folder} (expected <label>/<image> folders for {EMOTIONS})")
+        raise SystemExit(f"No readable training images in {folder}")
     return np.stack(images)[..., np.newaxis], np.array(labels)
 
 
@@ -146,12 +148,24 @@ def convert_to_tflite(model, target: Path) -> bool:
     return True
 
 
+def tflite_probabilities(path: Path, batch: np.ndarray) -> np.ndarray:
+    """The raw output of a TFLite model for a float input batch (no class reordering, no temperature)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, list(batch.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, batch)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
 def convert_trained(models_dir: Path, name: str, log=print) -> dict:
     """Serve a model trained elsewhere: `<name>.keras` (saved by `train` on any Keras backend, e.g. JAX on a GPU
     machine without TensorFlow) -> `<name>.tflite` with TensorFlow, checked against Keras on the same inputs.
     Records the conversion and the largest probability difference in the card; returns the card."""
     import keras
-    from ai_edge_litert.interpreter import Interpreter
 
     models_dir = Path(models_dir)
     card_path, keras_path, tflite_path = (
@@ -169,12 +183,7 @@ def convert_trained(models_dir: Path, name: str, log=print) -> dict:
     width, height = card["input"]["size"]
     probe = np.random.default_rng(0).uniform(-1, 1, (16, height, width, 1)).astype(np.float32)
     expected = np.asarray(model.predict(probe, verbose=0))
-    interpreter = Interpreter(model_path=str(tflite_path), num_threads=1)
-    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(probe.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], probe)
-    interpreter.invoke()
-    served = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    served = tflite_probabilities(tflite_path, probe)
     difference = float(np.abs(served - expected).max())
     if difference > 1e-4:
         raise SystemExit(f"TFLite and Keras disagree by {difference:.2e} on the same inputs; not serving it.")

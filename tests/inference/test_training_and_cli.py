@@ -114,9 +114,8 @@ def test_model_trained_on_jax_without_tensorflow_serves_here_with_the_same_predi
     import os
 
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
 
-    from inference.train import convert_trained
+    from inference.train import convert_trained, tflite_probabilities
 
     done = subprocess.run(
         [sys.executable, "-c", GPU_MACHINE_TRAINING, str(tmp_path), str(TRAIN)],
@@ -136,12 +135,7 @@ def test_model_trained_on_jax_without_tensorflow_serves_here_with_the_same_predi
     assert card["provenance"]["converted"]["max_abs_difference"] < 1e-4
 
     probe, on_jax = np.load(tmp_path / "probe.npy"), np.load(tmp_path / "jax.npy")
-    interpreter = Interpreter(model_path=str(tmp_path / "on-jax.tflite"), num_threads=1)
-    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(probe.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], probe)
-    interpreter.invoke()
-    served = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    served = tflite_probabilities(tmp_path / "on-jax.tflite", probe)
     np.testing.assert_allclose(served, on_jax, atol=1e-4)
     assert (served.argmax(1) == on_jax.argmax(1)).all()
 
