@@ -8,7 +8,7 @@ PORT ?= 8000
 export MALLOC_MMAP_THRESHOLD_ ?= 4194304
 export MALLOC_TRIM_THRESHOLD_ ?= 16777216
 
-.PHONY: setup run test test-fast lint format migrations-check bench bench-load clean
+.PHONY: setup run test test-fast lint format migrations-check bench bench-load gpu-bundle clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -65,3 +65,13 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
 STUDENTS ?= 50
 bench-load: $(VENV)/.installed models/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/load.py --start-server --students $(STUDENTS) $(BENCH_ARGS)
+
+# What a GPU machine without TensorFlow needs to train (docs/training.md): Keras for its Python 3.12, and the
+# training images, which do not travel with the working tree. Carry `.gpu` in the device tool's `run`.
+gpu-bundle: $(VENV)/.installed
+	mkdir -p .gpu
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpu \
+		keras==$$($(BIN)/python -c 'import keras; print(keras.__version__)') namex optree
+	tar czf .gpu/fer2013-train.tar.gz -C $(or $(FERMONITOR_SHARED_DIR),../shared)/data fer2013-train
+	du -sh .gpu

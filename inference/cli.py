@@ -90,6 +90,11 @@ def _train(args) -> int:
         width=args.width,
         seed=args.seed,
         learning_rate=args.learning_rate,
+        split_seed=args.split_seed,
+        teachers=tuple(args.teacher),
+        distill_alpha=args.distill_alpha,
+        distill_temperature=args.distill_temperature,
+        max_minutes=args.max_minutes,
     )
     train(config)
     return 0
@@ -134,7 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation-split", type=float, default=0.1)
     train.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs")
     train.add_argument("--learning-rate", type=float, default=2e-3)
-    train.add_argument("--seed", type=int, default=1)
+    train.add_argument("--seed", type=int, default=1, help="initialisation and augmentation seed")
+    train.add_argument(
+        "--split-seed",
+        type=int,
+        default=1,
+        help="hold-out split seed; keep it the same for teachers and student",
+    )
+    train.add_argument(
+        "--teacher",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="distil from this trained model (<NAME>.keras in the models directory); repeat for an ensemble",
+    )
+    train.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the hard labels (0-1)")
+    train.add_argument("--distill-temperature", type=float, default=2.0)
+    train.add_argument(
+        "--max-minutes", type=float, help="stop after this long, keeping the best epoch so far"
+    )
     train.set_defaults(run=_train)
 
     convert = commands.add_parser(

@@ -8,6 +8,11 @@ Recipe: VGG-style blocks with batch norm, augmentation (flip, small rotation/shi
 the rare classes, label smoothing, AdamW with a cosine schedule, early stopping on a stratified hold-out of the
 training folder (never the dev set), then temperature scaling fitted on that hold-out so displayed confidences mean
 what they say.
+
+Distillation (`--teacher NAME`, repeatable): a compact student that fits the CPU budget learns from bigger models
+trained first with this same command. Teachers and student see the same augmented batch; the loss mixes the hard
+labels with the teachers' averaged, temperature-softened probabilities. Every model of a recipe keeps the same
+hold-out (`--split-seed`), so no teacher has trained on the images the student is selected on.
 """
 
 import json
@@ -40,6 +45,39 @@ class TrainConfig:
     seed: int = 1
     learning_rate: float = 2e-3
     label_smoothing: float = 0.1
+    # The hold-out split and any per-class subsample; the same for every model of a recipe (teachers, student),
+    # while `seed` (initialisation, augmentation) differs between ensemble members.
+    split_seed: int = 1
+    teachers: tuple[str, ...] = ()
+    distill_alpha: float = 0.5  # weight of the hard labels; the rest goes to the teachers
+    distill_temperature: float = 2.0
+    # Stop after this many minutes and keep the best epoch so far (a GPU command has a wall-clock limit).
+    max_minutes: float | None = None
+
+    def command(self) -> str:
+        """The command line that reproduces this run."""
+        default = TrainConfig(data_dir=self.data_dir)
+        parts = ["python -m inference train", str(self.data_dir), f"--name {self.name}"]
+        for option, value in (
+            ("epochs", self.epochs),
+            ("width", self.width),
+            ("input-size", self.input_size),
+            ("batch-size", self.batch_size),
+            ("limit-per-class", self.limit_per_class),
+            ("validation-split", self.validation_split),
+            ("patience", self.patience),
+            ("learning-rate", self.learning_rate),
+            ("seed", self.seed),
+            ("split-seed", self.split_seed),
+            ("distill-alpha", self.distill_alpha if self.teachers else None),
+            ("distill-temperature", self.distill_temperature if self.teachers else None),
+            ("max-minutes", self.max_minutes),
+        ):
+            always = option in ("epochs", "width", "input-size")
+            if value is not None and (always or value != getattr(default, option.replace("-", "_"))):
+                parts.append(f"--{option} {value}")
+        parts += [f"--teacher {teacher}" for teacher in self.teachers]
+        return " ".join(parts)
 
 
 def load_folder(folder: Path, size: int, limit_per_class: int | None, seed: int):
@@ -100,10 +138,11 @@ def augmentation(keras):
     )
 
 
-def build_model(keras, size: int, width: int):
+def build_model(keras, size: int, width: int, augment: bool = True):
+    """The CNN; with `augment` its first layer augments while training (identity when serving)."""
     layers = keras.layers
     inputs = keras.Input((size, size, 1))
-    x = augmentation(keras)(inputs)
+    x = augmentation(keras)(inputs) if augment else inputs
     for block, repeats in enumerate((2, 2, 2, 2)):
         filters = width * 2**block
         for _ in range(repeats):
@@ -117,6 +156,104 @@ def build_model(keras, size: int, width: int):
     x = layers.Dropout(0.4)(x)
     outputs = layers.Dense(len(EMOTIONS), activation="softmax")(x)
     return keras.Model(inputs, outputs, name="fermonitor_cnn")
+
+
+def load_teachers(keras, config: TrainConfig) -> list:
+    """The teacher models named in `config`, checked to match the student's input and hold-out."""
+    teachers = []
+    for name in config.teachers:
+        keras_path, card_path = (config.out_dir / f"{name}{suffix}" for suffix in (".keras", ".json"))
+        if not keras_path.exists() or not card_path.exists():
+            raise SystemExit(
+                f"Teacher '{name}' needs {keras_path.name} and {card_path.name} in {config.out_dir}."
+            )
+        card = json.loads(card_path.read_text())
+        if card["input"]["size"] != [config.input_size, config.input_size]:
+            raise SystemExit(
+                f"Teacher '{name}' takes {card['input']['size']} inputs; the student takes "
+                f"{config.input_size}x{config.input_size}. Train both at the same --input-size."
+            )
+        recipe = card.get("provenance", {}).get("recipe", {})
+        split = (
+            recipe.get("validation_split"),
+            recipe.get("split_seed", recipe.get("seed")),  # older cards split with `seed`
+            recipe.get("limit_per_class"),
+        )
+        if split != (config.validation_split, config.split_seed, config.limit_per_class):
+            raise SystemExit(
+                f"Teacher '{name}' was trained with another hold-out (validation split, split seed, limit per "
+                f"class = {split}); it may have learnt the images the student is selected on. Train it with "
+                f"--validation-split {config.validation_split} --split-seed {config.split_seed}"
+                + (f" --limit-per-class {config.limit_per_class}" if config.limit_per_class else "")
+                + "."
+            )
+        teachers.append(keras.models.load_model(keras_path, compile=False))
+    return teachers
+
+
+def build_distiller(keras, student, teachers: list, config: TrainConfig):
+    """One augmented batch feeds the student and the frozen teachers; the output is
+    [student probabilities | mean teacher probabilities] (7 + 7 columns), which `distillation_loss` splits."""
+    layers = keras.layers
+
+    class Frozen(layers.Layer):
+        # Always called in inference mode: no dropout, running batch-norm statistics and no second augmentation.
+        def __init__(self, model, **kwargs):
+            super().__init__(**kwargs)
+            self.model = model
+            self.model.trainable = False
+
+        def call(self, x):
+            return self.model(x, training=False)
+
+    inputs = keras.Input((config.input_size, config.input_size, 1))
+    augmented = augmentation(keras)(inputs)
+    taught = [Frozen(teacher, name=f"teacher_{i}")(augmented) for i, teacher in enumerate(teachers)]
+    teacher = taught[0] if len(taught) == 1 else layers.Average()(taught)
+    return keras.Model(inputs, layers.Concatenate()([student(augmented), teacher]), name="distiller")
+
+
+def distillation_loss(keras, config: TrainConfig):
+    ops = keras.ops
+    classes, alpha, temperature = len(EMOTIONS), config.distill_alpha, config.distill_temperature
+    hard_loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing, reduction=None)
+
+    def loss(y_true, y_pred):
+        student, teacher = y_pred[:, :classes], y_pred[:, classes:]
+        # log-probabilities are logits up to a per-row constant, which softmax ignores
+        soft_teacher = ops.softmax(ops.log(ops.clip(teacher, 1e-7, 1.0)) / temperature)
+        student_log = ops.log_softmax(ops.log(ops.clip(student, 1e-7, 1.0)) / temperature)
+        soft = (
+            -ops.sum(soft_teacher * student_log, axis=-1) * temperature**2
+        )  # T^2 keeps gradient scale (Hinton)
+        return alpha * hard_loss(y_true, student) + (1 - alpha) * soft
+
+    return loss
+
+
+def student_accuracy(keras):
+    def accuracy(y_true, y_pred):
+        return keras.metrics.categorical_accuracy(y_true, y_pred[:, : len(EMOTIONS)])
+
+    return keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
+
+
+def time_limit(keras, minutes: float):
+    class TimeLimit(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started, self.stopped_early = time.time(), False
+
+        def on_epoch_end(self, epoch, logs=None):
+            if time.time() - self.started > minutes * 60:
+                self.model.stop_training, self.stopped_early = True, True
+
+    return TimeLimit()
+
+
+def mean_accuracy(models: list, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of the models' averaged probabilities."""
+    probabilities = np.mean([np.asarray(m.predict(x, batch_size=256, verbose=0)) for m in models], axis=0)
+    return float((probabilities.argmax(1) == y).mean())
 
 
 def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -206,8 +343,8 @@ def train(config: TrainConfig, log=print) -> dict:
     keras.utils.set_random_seed(config.seed)
     started = time.time()
     log(f"Loading {config.data_dir} ...")
-    x, y = load_folder(Path(config.data_dir), config.input_size, config.limit_per_class, config.seed)
-    train_idx, val_idx = stratified_split(y, config.validation_split, config.seed)
+    x, y = load_folder(Path(config.data_dir), config.input_size, config.limit_per_class, config.split_seed)
+    train_idx, val_idx = stratified_split(y, config.validation_split, config.split_seed)
     scale, offset = 2 / 255, -1.0
     x = x.astype(np.float32) * scale + offset
     counts = np.bincount(y[train_idx], minlength=len(EMOTIONS))
@@ -219,7 +356,10 @@ def train(config: TrainConfig, log=print) -> dict:
         f"{len(train_idx)} training and {len(val_idx)} hold-out images; class counts {dict(zip(EMOTIONS, counts.tolist(), strict=True))}"
     )
 
-    model = build_model(keras, config.input_size, config.width)
+    teachers = load_teachers(keras, config)
+    # A student is trained inside the distiller and saved on its own, without augmentation layers.
+    model = build_model(keras, config.input_size, config.width, augment=not teachers)
+    trained = build_distiller(keras, model, teachers, config) if teachers else model
     steps = max(1, int(np.ceil(len(train_idx) / config.batch_size))) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate * 0.1,
@@ -227,10 +367,12 @@ def train(config: TrainConfig, log=print) -> dict:
         warmup_target=config.learning_rate,
         warmup_steps=max(1, steps // 20),
     )
-    model.compile(
+    trained.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
+        loss=distillation_loss(keras, config)
+        if teachers
+        else keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[student_accuracy(keras)] if teachers else ["accuracy"],
     )
     one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
     callbacks = [
@@ -238,7 +380,9 @@ def train(config: TrainConfig, log=print) -> dict:
             monitor="val_accuracy", patience=config.patience, restore_best_weights=True, mode="max"
         )
     ]
-    history = model.fit(
+    if config.max_minutes:
+        callbacks.append(time_limit(keras, config.max_minutes))
+    history = trained.fit(
         x[train_idx],
         one_hot[y[train_idx]],
         validation_data=(x[val_idx], one_hot[y[val_idx]]),
@@ -253,6 +397,10 @@ def train(config: TrainConfig, log=print) -> dict:
     val_accuracy = float((val_probabilities.argmax(1) == y[val_idx]).mean())
     tta_accuracy = float(((val_probabilities + flipped).argmax(1) == y[val_idx]).mean())
     temperature = fit_temperature(val_probabilities, y[val_idx])
+    teachers_accuracy = mean_accuracy(teachers, x[val_idx], y[val_idx]) if teachers else None
+    epochs_run = len(history.history["loss"])
+    if config.max_minutes and callbacks[-1].stopped_early:
+        log(f"Stopped after {epochs_run} of {config.epochs} epochs: the {config.max_minutes}-minute limit.")
 
     config.out_dir.mkdir(parents=True, exist_ok=True)
     keras_path = config.out_dir / f"{config.name}.keras"
@@ -263,7 +411,8 @@ def train(config: TrainConfig, log=print) -> dict:
     card = {
         "name": config.name,
         "file": tflite_path.name,
-        "description": "VGG-style CNN trained by fermonitor (inference/train.py).",
+        "description": "VGG-style CNN trained by fermonitor (inference/train.py)"
+        + (f", distilled from {', '.join(config.teachers)}." if teachers else "."),
         "architecture": f"4 VGG blocks x 2 conv (width {config.width}, doubling), BN, GAP, dense {config.width * 8}",
         "parameters": int(model.count_params()),
         "input": {
@@ -280,20 +429,22 @@ def train(config: TrainConfig, log=print) -> dict:
         "temperature": temperature,
         "provenance": {
             "training_data": str(config.data_dir),
-            "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-            "command": f"python -m inference train {config.data_dir} --name {config.name} --epochs {config.epochs} "
-            f"--width {config.width} --input-size {config.input_size}"
-            + (f" --limit-per-class {config.limit_per_class}" if config.limit_per_class else ""),
+            "recipe": {
+                k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(config).items()
+            },
+            "command": config.command(),
             "keras_backend": keras.backend.backend(),
             "keras_version": keras.__version__,
             "hardware": f"{platform.machine()} {os.cpu_count()} cpu(s)",
             "wall_time_s": round(elapsed, 1),
-            "epochs_run": len(history.history["loss"]),
+            "epochs_run": epochs_run,
         },
         "metrics": {
             "holdout_accuracy": val_accuracy,
             "holdout_accuracy_flip_tta": tta_accuracy,
             "holdout_images": int(len(val_idx)),
+            **({"teachers_holdout_accuracy": teachers_accuracy} if teachers else {}),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

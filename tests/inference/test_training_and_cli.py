@@ -101,6 +101,9 @@ from inference.train import TrainConfig, train
 
 out, data = Path(sys.argv[1]), Path(sys.argv[2])
 train(TrainConfig(data_dir=data, name="on-jax", out_dir=out, epochs=1, limit_per_class=12, width=8), log=print)
+# the GPU recipe's second step: a smaller student distilled from what was just trained
+train(TrainConfig(data_dir=data, name="student-on-jax", out_dir=out, epochs=1, limit_per_class=12, width=4,
+                  teachers=("on-jax",)), log=print)
 probe = np.random.default_rng(5).uniform(-1, 1, (8, 48, 48, 1)).astype("float32")
 reloaded = keras.models.load_model(out / "on-jax.keras", compile=False)
 np.save(out / "probe.npy", probe)
@@ -123,7 +126,7 @@ def test_model_trained_on_jax_without_tensorflow_serves_here_with_the_same_predi
         env={**os.environ, "KERAS_BACKEND": "jax", "CI": "1"},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,  # a hang guard: JAX compiles every step function on the CPU
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"backend": "jax", "tensorflow": False}
@@ -141,6 +144,12 @@ def test_model_trained_on_jax_without_tensorflow_serves_here_with_the_same_predi
 
     face = Engine(emotion_model=str(tmp_path / "on-jax.json")).analyze(face_jpeg).faces[0]
     assert face.emotion in EMOTIONS
+
+    student = convert_trained(tmp_path, "student-on-jax", log=lambda *_: None)
+    assert student["provenance"]["keras_backend"] == "jax" and student["provenance"]["recipe"][
+        "teachers"
+    ] == ["on-jax"]
+    assert student["provenance"]["converted"]["max_abs_difference"] < 1e-4
 
 
 def test_convert_names_what_is_missing(tmp_path):
