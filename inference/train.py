@@ -81,9 +81,8 @@ class TrainConfig:
 
 
 def load_folder(folder: Path, size: int, limit_per_class: int | None, seed: int):
-    labelled = load_labelled_folder(
-        folder
-    )  # the same layouts `evaluate` reads: labels.csv or <label>/<image>
+    # the same layouts `evaluate` reads: labels.csv or <label>/<image>
+    labelled = load_labelled_folder(folder)
     rng = np.random.default_rng(seed)
     images, labels = [], []
     for index in range(len(EMOTIONS)):
@@ -342,6 +341,7 @@ def train(config: TrainConfig, log=print) -> dict:
 
     keras.utils.set_random_seed(config.seed)
     started = time.time()
+    teachers = load_teachers(keras, config)  # before the images: a wrong teacher fails in seconds
     log(f"Loading {config.data_dir} ...")
     x, y = load_folder(Path(config.data_dir), config.input_size, config.limit_per_class, config.split_seed)
     train_idx, val_idx = stratified_split(y, config.validation_split, config.split_seed)
@@ -356,7 +356,6 @@ def train(config: TrainConfig, log=print) -> dict:
         f"{len(train_idx)} training and {len(val_idx)} hold-out images; class counts {dict(zip(EMOTIONS, counts.tolist(), strict=True))}"
     )
 
-    teachers = load_teachers(keras, config)
     # A student is trained inside the distiller and saved on its own, without augmentation layers.
     model = build_model(keras, config.input_size, config.width, augment=not teachers)
     trained = build_distiller(keras, model, teachers, config) if teachers else model
@@ -380,8 +379,9 @@ def train(config: TrainConfig, log=print) -> dict:
             monitor="val_accuracy", patience=config.patience, restore_best_weights=True, mode="max"
         )
     ]
-    if config.max_minutes:
-        callbacks.append(time_limit(keras, config.max_minutes))
+    limit = time_limit(keras, config.max_minutes) if config.max_minutes else None
+    if limit:
+        callbacks.append(limit)
     history = trained.fit(
         x[train_idx],
         one_hot[y[train_idx]],
@@ -399,7 +399,7 @@ def train(config: TrainConfig, log=print) -> dict:
     temperature = fit_temperature(val_probabilities, y[val_idx])
     teachers_accuracy = mean_accuracy(teachers, x[val_idx], y[val_idx]) if teachers else None
     epochs_run = len(history.history["loss"])
-    if config.max_minutes and callbacks[-1].stopped_early:
+    if limit and limit.stopped_early:
         log(f"Stopped after {epochs_run} of {config.epochs} epochs: the {config.max_minutes}-minute limit.")
 
     config.out_dir.mkdir(parents=True, exist_ok=True)
