@@ -6,7 +6,15 @@ from django.contrib import admin
 from classes.admin import ReadOnlyForEveryone
 from classes.admin_site import SchoolScopedAdmin, site
 
-from .models import Alert, EmotionSample, SessionMinute, StudentMinute, StudentSession
+from .models import (
+    Alert,
+    CallParticipant,
+    EmotionSample,
+    ParticipantMinute,
+    SessionMinute,
+    StudentMinute,
+    StudentSession,
+)
 
 
 class MeasurementAdmin(ReadOnlyForEveryone, SchoolScopedAdmin):
@@ -17,8 +25,8 @@ class MeasurementAdmin(ReadOnlyForEveryone, SchoolScopedAdmin):
 
 @admin.register(EmotionSample, site=site)
 class EmotionSampleAdmin(MeasurementAdmin):
-    list_display = ("captured_at", "student", "session", "face_count", "emotion", "confidence")
-    list_select_related = ("student", "session", "session__classroom")
+    list_display = ("captured_at", "student", "participant", "session", "face_count", "emotion", "confidence")
+    list_select_related = ("student", "participant", "session", "session__classroom")
     list_filter = ("emotion",)
     search_fields = ("student__username", "student__last_name", "session__title")
 
@@ -47,43 +55,14 @@ class StudentSessionAdmin(MeasurementAdmin):
     list_select_related = ("student", "session", "session__classroom")
 
 
-# --- API --------------------------------------------------------------------------------------------------
-
-from .api.models import ApiKey, Webhook, WebhookDelivery  # noqa: E402
-
-
-@admin.register(ApiKey, site=site)
-class ApiKeyAdmin(SchoolScopedAdmin):
-    """Keys are issued on the integrations page, the only place the full key is ever shown."""
-
-    list_display = ("name", "prefix", "scope", "school", "created_at", "last_used_at", "revoked_at")
-    list_select_related = ("school",)
-    list_filter = ("school", "scope")
-    search_fields = ("name", "prefix")
-    fields = ("school", "name", "scope", "prefix", "created_at", "created_by", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "created_at", "created_by", "last_used_at")
-
-    def has_add_permission(self, request, *args):
-        return False
+@admin.register(CallParticipant, site=site)
+class CallParticipantAdmin(MeasurementAdmin):
+    list_display = ("number", "session", "source", "student", "first_seen_at", "assigned_at")
+    list_select_related = ("student", "session", "session__classroom")
+    list_filter = ("source",)
 
 
-@admin.register(Webhook, site=site)
-class WebhookAdmin(SchoolScopedAdmin):
-    list_display = ("url", "school", "is_active", "created_at")
-    list_select_related = ("school",)
-    list_filter = ("school", "is_active")
-    search_fields = ("url", "description")
-    fields = ("school", "url", "events", "description", "is_active")
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "url":
-            kwargs["assume_scheme"] = "https"  # webhook receivers are HTTPS endpoints
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
-
-
-@admin.register(WebhookDelivery, site=site)
-class WebhookDeliveryAdmin(ReadOnlyForEveryone, SchoolScopedAdmin):
-    school_field = None
-    list_display = ("created_at", "event", "webhook", "status", "attempts", "response_status")
-    list_select_related = ("webhook",)
-    list_filter = ("status", "event")
+@admin.register(ParticipantMinute, site=site)
+class ParticipantMinuteAdmin(MeasurementAdmin):
+    list_display = ("minute", "participant", "session", "samples", "present_samples", "present")
+    list_select_related = ("participant", "session", "session__classroom")

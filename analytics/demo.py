@@ -10,14 +10,13 @@ import math
 from datetime import timedelta
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 
 from . import rollups
 from .models import EMOTIONS, Alert, AlertKind, EmotionSample
 
 LESSON_MINUTES = 45
 FRAMES_PER_SECOND = 1
-INSERT_BATCH = 5000
 
 E = {name: i for i, name in enumerate(EMOTIONS)}
 
@@ -115,7 +114,9 @@ def seed_demo_samples(session) -> int:
     # the dip shows in every class, not only with a lucky seed.
     leavers = set(rng.permutation(len(students))[: math.ceil(0.75 * len(students))].tolist())
 
-    samples: list[EmotionSample] = []
+    adapt = connection.ops.adapt_datetimefield_value
+    moments = [adapt(moment) for moment in offsets]
+    rows: list[tuple] = []
     alerts: list[Alert] = []
     for index, student in enumerate(students):
         streaming, face = _student_presence(rng, seconds, index in leavers)
@@ -123,26 +124,12 @@ def seed_demo_samples(session) -> int:
         best = probabilities.argmax(axis=1)
         two_faces = rng.random(seconds) < 0.003
         for s in np.flatnonzero(streaming).tolist():
-            sample = EmotionSample(
-                session_id=session.pk,
-                student_id=student.pk,
-                captured_at=offsets[s],
-                face_count=(2 if two_faces[s] else 1) if face[s] else 0,
-            )
+            faces = (2 if two_faces[s] else 1) if face[s] else 0
             if face[s] and not presence_only:
                 p = probabilities[s].tolist()
-                sample.emotion = EMOTIONS[best[s]]
-                sample.confidence = p[best[s]]
-                (
-                    sample.p_angry,
-                    sample.p_disgust,
-                    sample.p_fear,
-                    sample.p_happy,
-                    sample.p_sad,
-                    sample.p_surprise,
-                    sample.p_neutral,
-                ) = p
-            samples.append(sample)
+                rows.append((session.pk, student.pk, moments[s], faces, EMOTIONS[best[s]], p[best[s]], *p))
+            else:
+                rows.append((session.pk, student.pk, moments[s], faces, "", None, *NO_PROBABILITIES))
         alerts.extend(_no_face_alerts(session, student, streaming, face, offsets))
     if not presence_only:
         alerts.append(
@@ -154,10 +141,10 @@ def seed_demo_samples(session) -> int:
             )
         )
     with transaction.atomic():
-        EmotionSample.objects.bulk_create(samples, batch_size=INSERT_BATCH)
+        _insert_samples(rows)
         Alert.objects.bulk_create(alerts)
         rollups.rebuild_session(session.pk)
-    return len(samples)
+    return len(rows)
 
 
 def _no_face_alerts(session, student, streaming, face, offsets, threshold_s: int = 30) -> list[Alert]:
@@ -177,3 +164,115 @@ def _no_face_alerts(session, student, streaming, face, offsets, threshold_s: int
                 )
             )
     return alerts
+
+
+# A term of history -----------------------------------------------------------------------------------------------
+# Every class's past lessons over TERM_WEEKS weeks, sampled every TERM_SAMPLE_EVERY_S seconds (reports use shares,
+# not counts, so a sample every 30 s tells the same story as one a second, at a thirtieth of the rows). Patterns a
+# school would recognise: mood dips in the weeks before the exams, thinner and later Monday-morning classes, a
+# better mood after the exams, and one student who struggles more as the term goes on.
+TERM_WEEKS = 12
+TERM_SAMPLE_EVERY_S = 30
+EXAM_WEEKS = (6, 12)  # exams at the end of these weeks of term (1 = the first)
+# Per class: a small lean of its mood ({emotion: logit shift}).
+CLASS_MOOD = {
+    "Physics": {"surprise": 0.2, "fear": 0.1},
+    "History": {"neutral": 0.3},
+    "Mathematics": {"fear": 0.25, "sad": 0.1, "happy": -0.15},
+    "English": {"happy": 0.25},
+}
+
+
+def exam_pressure(week: int) -> float:
+    """0 to 1: how close the next exam is (1 in an exam week, 0.6 the week before), 0 in the week after."""
+    pressure = 0.0
+    for exam in EXAM_WEEKS:
+        if week == exam:
+            pressure = max(pressure, 1.0)
+        elif week == exam - 1:
+            pressure = max(pressure, 0.6)
+    return pressure
+
+
+def seed_term_lesson(
+    session, week: int, consenting: set[int], struggling: set[int], every_s: int = TERM_SAMPLE_EVERY_S
+) -> int:
+    """Samples for one past lesson in week `week` of the term, for the enrolled students in `consenting` only;
+    roll-ups rebuilt. Returns how many were made (none if the lesson already has samples)."""
+    if EmotionSample.objects.with_scopes_disabled().filter(session_id=session.pk).exists():
+        return 0
+    students = [s for s in session.classroom.students.order_by("pk") if s.pk in consenting]
+    if not students:
+        return 0
+    presence_only = session.classroom.school.presence_only
+    steps = LESSON_MINUTES * 60 // every_s
+    rng = np.random.default_rng(30_000 + session.pk)
+    start = session.started_at
+    monday_morning = start.weekday() == 0 and start.hour < 11
+    pressure = exam_pressure(week)
+    after_exam = any(week == exam + 1 for exam in EXAM_WEEKS)
+    progress = (week - 1) / max(1, TERM_WEEKS - 1)  # 0 at the start of term, 1 at its end
+
+    mood = np.array([BASE_LOGITS[name] for name in EMOTIONS])
+    for name, shift in CLASS_MOOD.get(session.classroom.subject, {}).items():
+        mood[E[name]] += shift
+    mood[[E["fear"], E["sad"], E["angry"], E["happy"]]] += pressure * np.array([1.1, 0.6, 0.35, -0.8])
+    mood[E["happy"]] += 0.7 if after_exam else 0.0
+    # One hard stretch in every lesson, somewhere in the middle, and a lighter end.
+    t = np.arange(steps) * every_s / 60.0
+    hard_at = rng.uniform(12, 30)
+    hard = np.clip(1 - np.abs(t - hard_at) / 5, 0, 1)[:, None]
+    lesson = np.tile(mood, (steps, 1)) + hard * np.array(
+        [0.5 if n in ("sad", "fear") else (-0.5 if n == "happy" else 0.0) for n in EMOTIONS]
+    )
+    lesson[t > 40, E["happy"]] += 0.4
+
+    adapt = connection.ops.adapt_datetimefield_value
+    moments = [adapt(start + timedelta(seconds=int(s * every_s))) for s in range(steps)]
+    rows = []
+    for student in students:
+        struggling_now = student.pk in struggling
+        absent_chance = 0.04 + (0.12 if monday_morning else 0) + (0.35 * progress if struggling_now else 0)
+        if rng.random() < absent_chance:
+            continue
+        streaming = np.ones(steps, dtype=bool)
+        late_minutes = rng.choice([0, 0, 0, 1, 3, 8, 15] if monday_morning else [0, 0, 0, 0, 1, 3])
+        streaming[: int(late_minutes * 60 // every_s)] = False
+        face = streaming & (
+            rng.random(steps) > (0.05 + (0.1 if monday_morning else 0) + 0.15 * struggling_now)
+        )
+        disposition = rng.normal(0.0, 0.4, len(EMOTIONS))
+        if struggling_now:  # sadder and more anxious week by week, less often happy
+            disposition[[E["sad"], E["fear"]]] += 0.4 + 1.4 * progress
+            disposition[E["happy"]] -= 0.3 + 1.0 * progress
+        drift = np.cumsum(rng.normal(0.0, 0.15, (steps, len(EMOTIONS))), axis=0)
+        logits = (
+            lesson + disposition + drift - drift.mean(axis=0) + rng.normal(0.0, 0.55, (steps, len(EMOTIONS)))
+        )
+        probabilities = _softmax(logits)
+        best = probabilities.argmax(axis=1)
+        for s in np.flatnonzero(streaming).tolist():
+            if face[s] and not presence_only:
+                p = probabilities[s].tolist()
+                rows.append((session.pk, student.pk, moments[s], 1, EMOTIONS[best[s]], p[best[s]], *p))
+            else:
+                rows.append((session.pk, student.pk, moments[s], int(face[s]), "", None, *NO_PROBABILITIES))
+    with transaction.atomic():
+        _insert_samples(rows)
+        rollups.rebuild_session(session.pk)
+    return len(rows)
+
+
+NO_PROBABILITIES = (None,) * len(EMOTIONS)
+SAMPLE_COLUMNS = ("session", "student", "captured_at", "face_count", "emotion", "confidence") + tuple(
+    f"p_{name}" for name in EMOTIONS
+)
+
+
+def _insert_samples(rows: list[tuple]) -> None:
+    """One executemany: bulk_create spent most of a term's seeding preparing its ~150,000 rows value by value."""
+    meta = EmotionSample._meta
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in SAMPLE_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(SAMPLE_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {meta.db_table} ({columns}) VALUES ({placeholders})", rows)

@@ -10,8 +10,7 @@ from django.utils.text import slugify
 from classes.tenancy import school_scope
 
 from .models import EMOTIONS
-from .reports import emotion_stats, school_sessions, session_info
-from .rollups import COUNTER_FIELDS
+from .reports import class_counters, emotion_stats, school_sessions, session_info
 
 
 class _Echo:
@@ -116,15 +115,37 @@ def session_students_csv(session, summary: dict) -> StreamingHttpResponse:
     return streaming_csv(f"{_session_name(session)}-students.csv", header, rows, session.classroom.school)
 
 
-def session_timeline_csv(session, summary: dict) -> StreamingHttpResponse:
+def session_participants_csv(session, summary: dict) -> StreamingHttpResponse:
+    """One row per anonymous call participant (assigned ones are rows of the students export)."""
     presence_only = summary["presence_only"]
-    header = ["minute", "students_streaming", "students_present", "presence_share"]
+    header = ["participant", "participant_uuid", "number", "source", "minutes_seen", "minutes_present"]
+    header += ["presence_share"] + _emotion_header(presence_only)
+    rows = (
+        [p["name"], p["uuid"], p["number"], p["source"], p["minutes_seen"], p["minutes_present"]]
+        + [p["presence_share"]]
+        + _emotion_values(p, presence_only)
+        for p in summary["participants"]
+    )
+    return streaming_csv(f"{_session_name(session)}-participants.csv", header, rows, session.classroom.school)
+
+
+def session_timeline_csv(session, summary: dict) -> StreamingHttpResponse:
+    """One row per minute of the whole class: students' cameras and the call's anonymous participants."""
+    presence_only = summary["presence_only"]
+    header = ["minute", "students_streaming", "students_present", "participants_streaming"]
+    header += ["participants_present", "presence_share"]
     if not presence_only:
         header += [f"share_{name}" for name in EMOTIONS] + ["mood"]
 
     def generate():
         for t in summary["timeline"]:
-            values = [t["minute"], t["students_streaming"], t["students_present"], t["presence_share"]]
+            values = [
+                t["minute"],
+                t["students_streaming"],
+                t["students_present"],
+                t["participants_streaming"],
+            ]
+            values += [t["participants_present"], t["presence_share"]]
             if not presence_only:
                 shares = t["shares"] or {}
                 values += [shares.get(name) for name in EMOTIONS] + [t["mood"]]
@@ -163,8 +184,9 @@ def student_history_csv(student, history: dict) -> StreamingHttpResponse:
 
 
 def school_sessions_csv(school, filters) -> StreamingHttpResponse:
-    """One row per ended session in the filters, computed from StudentSession roll-ups in chunks."""
-    from django.db.models import Count, Sum
+    """One row per ended session in the filters, computed from the roll-ups in chunks: students attended from
+    the student totals, the class figures (every face, call participants included) from the class minutes."""
+    from django.db.models import Count
 
     from .models import StudentSession
 
@@ -177,6 +199,7 @@ def school_sessions_csv(school, filters) -> StreamingHttpResponse:
         "started_at",
         "ended_at",
         "students_attended",
+        "participants_seen",
     ]
     header += ["presence_share"] + _emotion_header(presence_only)
 
@@ -194,18 +217,19 @@ def school_sessions_csv(school, filters) -> StreamingHttpResponse:
             yield from _session_rows(chunk)
 
     def _session_rows(chunk):
-        totals = {
-            row["session_id"]: row
-            for row in StudentSession.objects.filter(session__in=chunk)
+        totals = class_counters(chunk)
+        attended = dict(
+            StudentSession.objects.filter(session__in=chunk)
             .values("session_id")
-            .annotate(students=Count("id"), **{name: Sum(name) for name in COUNTER_FIELDS})
+            .annotate(n=Count("id"))
             .order_by()
-        }
+            .values_list("session_id", "n")
+        )
         for session in chunk:
             info = session_info(session)
             row = totals.get(session.pk)
             values = [info["uuid"], info["title"], info["classroom"], info["teacher"], info["started_at"]]
-            values += [info["ended_at"], row["students"] if row else 0]
+            values += [info["ended_at"], attended.get(session.pk, 0), row["participants"] if row else 0]
             values.append(row["present_samples"] / row["samples"] if row and row["samples"] else None)
             values += _emotion_values(emotion_stats(row) if row else {}, presence_only)
             yield values

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from classes.models import Classroom, Role, User
 
@@ -11,22 +12,24 @@ from .reports import SchoolReportFilters
 
 
 class SchoolReportFilterForm(forms.Form):
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     classroom = forms.ModelChoiceField(
-        queryset=Classroom.objects.none(), to_field_name="uuid", required=False, empty_label="All classes"
+        queryset=Classroom.objects.none(), to_field_name="uuid", required=False, empty_label=_("All classes")
     )
     teacher = forms.ModelChoiceField(
-        queryset=User.objects.none(), to_field_name="uuid", required=False, empty_label="All teachers"
+        queryset=User.objects.none(), to_field_name="uuid", required=False, empty_label=_("All teachers")
     )
     negative = forms.IntegerField(
-        label="Flag: negative above %", min_value=1, max_value=99, required=False, initial=35
+        label=_("Flag: negative above %"), min_value=1, max_value=99, required=False, initial=35
     )
     presence = forms.IntegerField(
-        label="Flag: presence below %", min_value=1, max_value=100, required=False, initial=60
+        label=_("Flag: presence below %"), min_value=1, max_value=100, required=False, initial=60
     )
     consecutive = forms.IntegerField(
-        label="… in sessions in a row", min_value=1, max_value=20, required=False, initial=3
+        label=_("… in sessions in a row"), min_value=1, max_value=20, required=False, initial=3
     )
 
     def __init__(self, data, *, school, **kwargs):

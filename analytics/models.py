@@ -1,10 +1,15 @@
 """What fermonitor keeps: derived results only, never images.
 
-`EmotionSample` is one analysed frame of one student. Probabilities are columns (not JSON) so that roll-ups
-are plain SQL averages. In presence-only schools every emotion column stays NULL.
+`EmotionSample` is one analysed frame of one student, or one face of a video call's gallery (a `CallParticipant`:
+anonymous until the teacher assigns it to a consenting student). Probabilities are columns (not JSON) so that
+roll-ups are plain SQL averages. In presence-only schools every emotion column stays NULL.
 """
 
+import uuid
+
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -13,21 +18,85 @@ EMOTION_FIELDS = tuple(f"p_{name}" for name in EMOTIONS)
 
 
 class Emotion(models.TextChoices):
-    ANGRY = "angry", "Angry"
-    DISGUST = "disgust", "Disgust"
-    FEAR = "fear", "Fear"
-    HAPPY = "happy", "Happy"
-    SAD = "sad", "Sad"
-    SURPRISE = "surprise", "Surprise"
-    NEUTRAL = "neutral", "Neutral"
+    ANGRY = "angry", _("Angry")
+    DISGUST = "disgust", _("Disgust")
+    FEAR = "fear", _("Fear")
+    HAPPY = "happy", _("Happy")
+    SAD = "sad", _("Sad")
+    SURPRISE = "surprise", _("Surprise")
+    NEUTRAL = "neutral", _("Neutral")
+
+
+class ParticipantSource(models.TextChoices):
+    LIVE_CALL = "live_call", gettext_lazy("Live video call")
+    RECORDING = "recording", gettext_lazy("Recorded lesson")
+
+
+class CallParticipant(models.Model):
+    """One face tracked in a video call's gallery during one session: the teacher's live screen capture or a
+    recorded lesson. Anonymous ("Participant 7") unless the teacher assigns it to an enrolled student who has
+    consented under the school's current policy (`analytics.services.assign_participant`); its samples are then
+    stored under that student. `number` is unique within the session, from 1, in order of first sighting."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    session = models.ForeignKey("classes.LiveSession", on_delete=models.CASCADE, related_name="participants")
+    number = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=ParticipantSource.choices)
+    # Deleting the student deletes what was stored under their name, this participant's samples included.
+    student = models.ForeignKey(
+        "classes.User",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="call_participations",
+        help_text=gettext_lazy("The enrolled, consenting student the teacher said this participant is."),
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        "classes.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    first_seen_at = models.DateTimeField()
+
+    objects = ScopedManager(school="session__classroom__school")
+
+    class Meta:
+        ordering = ["session", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "number"], name="unique_participant_number"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="participant_number_from_one"),
+            models.CheckConstraint(
+                condition=models.Q(student__isnull=True, assigned_at__isnull=True)
+                | models.Q(student__isnull=False, assigned_at__isnull=False),
+                name="participant_assigned_with_a_time",
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def anonymous_label(self) -> str:
+        return gettext("Participant %(number)d") % {"number": self.number}
+
+    @property
+    def label(self) -> str:
+        """What dashboards and reports call it: the assigned student's name, else "Participant 7"."""
+        return str(self.student) if self.student_id else self.anonymous_label
 
 
 class EmotionSample(models.Model):
     session = models.ForeignKey("classes.LiveSession", on_delete=models.CASCADE, related_name="samples")
-    student = models.ForeignKey("classes.User", on_delete=models.CASCADE, related_name="emotion_samples")
-    captured_at = models.DateTimeField(help_text="When the server received the frame.")
+    # A student's own camera: student only. A call participant's face: participant, plus the student once the
+    # teacher has assigned the participant (the participant link stays, so an assignment can be undone).
+    student = models.ForeignKey(
+        "classes.User", on_delete=models.CASCADE, null=True, blank=True, related_name="emotion_samples"
+    )
+    participant = models.ForeignKey(
+        CallParticipant, on_delete=models.CASCADE, null=True, blank=True, related_name="samples"
+    )
+    captured_at = models.DateTimeField(help_text=_("When the server received the frame."))
     face_count = models.PositiveSmallIntegerField(
-        help_text="Faces found in the frame (the largest is the student)."
+        help_text=_("Faces found in the frame (the largest is the student).")
     )
     emotion = models.CharField(max_length=16, choices=Emotion.choices, blank=True, default="")
     confidence = models.FloatField(null=True, blank=True)
@@ -46,9 +115,16 @@ class EmotionSample(models.Model):
             models.Index(fields=["session", "captured_at"]),
             models.Index(fields=["student", "captured_at"]),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(student__isnull=False) | models.Q(participant__isnull=False),
+                name="sample_of_a_student_or_participant",
+            )
+        ]
 
     def __str__(self):
-        return f"{self.student_id}@{self.captured_at:%H:%M:%S} {self.emotion or 'presence'}"
+        who = self.student_id if self.student_id else f"p{self.participant_id}"
+        return f"{who}@{self.captured_at:%H:%M:%S} {self.emotion or 'presence'}"
 
     @property
     def face_present(self) -> bool:
@@ -61,9 +137,9 @@ class EmotionSample(models.Model):
 
 
 class AlertKind(models.TextChoices):
-    NO_FACE = "no_face", "No face visible"
-    NEGATIVE = "negative", "Persistent negative emotion"
-    CLASS_DROP = "class_drop", "Class mood drop"
+    NO_FACE = "no_face", _("No face visible")
+    NEGATIVE = "negative", _("Persistent negative emotion")
+    CLASS_DROP = "class_drop", _("Class mood drop")
 
 
 class Alert(models.Model):
@@ -72,7 +148,10 @@ class Alert(models.Model):
     session = models.ForeignKey("classes.LiveSession", on_delete=models.CASCADE, related_name="alerts")
     student = models.ForeignKey(
         "classes.User", on_delete=models.CASCADE, null=True, blank=True, related_name="alerts"
-    )  # null for class-wide alerts
+    )  # null for class-wide alerts and anonymous call participants
+    participant = models.ForeignKey(  # kept when retention deletes the participant: the message names it
+        CallParticipant, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
     kind = models.CharField(max_length=16, choices=AlertKind.choices)
     message = models.CharField(max_length=300)
     raised_at = models.DateTimeField()
@@ -99,8 +178,10 @@ class EmotionTotals(models.Model):
     """Counters shared by every roll-up: sample counts, probability sums, top-emotion counts."""
 
     samples = models.PositiveIntegerField(default=0)
-    present_samples = models.PositiveIntegerField(default=0, help_text="Samples with a face.")
-    emotion_samples = models.PositiveIntegerField(default=0, help_text="Samples with emotion probabilities.")
+    present_samples = models.PositiveIntegerField(default=0, help_text=_("Samples with a face."))
+    emotion_samples = models.PositiveIntegerField(
+        default=0, help_text=_("Samples with emotion probabilities.")
+    )
     sum_p_angry = models.FloatField(default=0.0)
     sum_p_disgust = models.FloatField(default=0.0)
     sum_p_fear = models.FloatField(default=0.0)
@@ -141,9 +222,9 @@ class StudentMinute(EmotionTotals):
         "classes.LiveSession", on_delete=models.CASCADE, related_name="student_minutes"
     )
     student = models.ForeignKey("classes.User", on_delete=models.CASCADE, related_name="emotion_minutes")
-    minute = models.DateTimeField(help_text="Start of the minute (UTC).")
+    minute = models.DateTimeField(help_text=_("Start of the minute (UTC)."))
     present = models.BooleanField(
-        default=False, help_text="Face visible in at least half of the minute's frames."
+        default=False, help_text=_("Face visible in at least half of the minute's frames.")
     )
 
     objects = ScopedManager(school="session__classroom__school")
@@ -158,14 +239,48 @@ class StudentMinute(EmotionTotals):
         return f"{self.student_id}@{self.minute:%H:%M} in {self.session_id}"
 
 
+class ParticipantMinute(EmotionTotals):
+    """One anonymous call participant's samples in one minute (an assigned participant's are a StudentMinute)."""
+
+    session = models.ForeignKey(
+        "classes.LiveSession", on_delete=models.CASCADE, related_name="participant_minutes"
+    )
+    participant = models.ForeignKey(CallParticipant, on_delete=models.CASCADE, related_name="minutes")
+    minute = models.DateTimeField(help_text="Start of the minute (UTC).")
+    present = models.BooleanField(
+        default=False, help_text="Face visible in at least half of the minute's frames."
+    )
+
+    objects = ScopedManager(school="session__classroom__school")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "minute"], name="unique_participant_minute")
+        ]
+        indexes = [models.Index(fields=["session", "minute"]), models.Index(fields=["minute"])]
+
+    def __str__(self):
+        return f"p{self.participant_id}@{self.minute:%H:%M} in {self.session_id}"
+
+
 class SessionMinute(EmotionTotals):
-    """The whole class in one minute of one session: the session report's timeline."""
+    """The whole class in one minute of one session: the session report's timeline. The counters cover every
+    face: students' own cameras and call participants, anonymous or assigned."""
 
     session = models.ForeignKey("classes.LiveSession", on_delete=models.CASCADE, related_name="class_minutes")
     minute = models.DateTimeField()
-    students_streaming = models.PositiveIntegerField(default=0, help_text="Students who sent any frame.")
+    students_streaming = models.PositiveIntegerField(
+        default=0, help_text=_("Students who sent any frame (or were seen as an assigned call participant).")
+    )
     students_present = models.PositiveIntegerField(
-        default=0, help_text="Students whose face was visible for at least half of their frames."
+        default=0, help_text=_("Students whose face was visible for at least half of their frames.")
+    )
+    participants_streaming = models.PositiveIntegerField(
+        default=0, help_text="Anonymous call participants seen in this minute."
+    )
+    participants_present = models.PositiveIntegerField(
+        default=0,
+        help_text="Anonymous call participants whose face was visible for at least half the minute.",
     )
 
     objects = ScopedManager(school="session__classroom__school")
@@ -188,9 +303,9 @@ class StudentSession(EmotionTotals):
     student = models.ForeignKey("classes.User", on_delete=models.CASCADE, related_name="session_totals")
     first_minute = models.DateTimeField()
     last_minute = models.DateTimeField()
-    minutes_seen = models.PositiveIntegerField(default=0, help_text="Minutes with any frame.")
+    minutes_seen = models.PositiveIntegerField(default=0, help_text=_("Minutes with any frame."))
     minutes_present = models.PositiveIntegerField(
-        default=0, help_text="Minutes with a face at least half the time."
+        default=0, help_text=_("Minutes with a face at least half the time.")
     )
 
     objects = ScopedManager(school="session__classroom__school")
@@ -201,6 +316,3 @@ class StudentSession(EmotionTotals):
 
     def __str__(self):
         return f"{self.student_id} in {self.session_id}"
-
-
-from .api.models import ApiKey, Webhook, WebhookDelivery  # noqa: E402,F401 - register the API tables

@@ -12,8 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from classes.models import Classroom, Enrolment, LiveSession, SessionStatus, User
 
@@ -22,11 +23,13 @@ from .models import (
     NEGATIVE_EMOTIONS,
     Alert,
     AlertKind,
+    CallParticipant,
+    ParticipantMinute,
     SessionMinute,
     StudentMinute,
     StudentSession,
 )
-from .rollups import COUNTER_FIELDS
+from .rollups import COUNTER_FIELDS, summed_totals
 
 MOOD_DROP_MIN = 0.15  # a fall of the (smoothed) class mood index this large within 3 minutes is notable
 PRESENCE_DIP_SHARE = 0.6  # fewer than this share of the class's peak visible is a notable moment
@@ -121,8 +124,50 @@ def _slope(values: list[float]) -> float | None:
 # --- session report ------------------------------------------------------------------------------------------
 
 
+def _participant_info(participant: CallParticipant) -> dict:
+    return {"uuid": str(participant.uuid), "number": participant.number, "name": participant.anonymous_label}
+
+
+def session_participants(session: LiveSession, presence_only: bool) -> list[dict]:
+    """The session's anonymous call participants with their totals over the session (from ParticipantMinute),
+    in number order. Assigned participants are not listed: their results are their student's. Two queries."""
+    participants = {
+        p.pk: p
+        for p in CallParticipant.objects.filter(session=session, student__isnull=True).order_by("number")
+    }
+    if not participants:
+        return []
+    rows = {
+        row["participant_id"]: row
+        for row in ParticipantMinute.objects.filter(session=session, participant_id__in=list(participants))
+        .values("participant_id")
+        .annotate(
+            minutes_seen=Count("id"), minutes_present=Count("id", filter=Q(present=True)), **summed_totals()
+        )
+        .order_by()
+    }
+    items = []
+    for pk, participant in participants.items():
+        row = rows.get(pk)
+        item = {
+            **_participant_info(participant),
+            "source": participant.source,
+            "minutes_seen": row["minutes_seen"] if row else 0,
+            "minutes_present": row["minutes_present"] if row else 0,
+            "presence_share": _ratio(row["present_samples"], row["samples"]) if row else None,
+        }
+        if not presence_only:
+            item.update(
+                emotion_stats(row)
+                if row
+                else {"distribution": None, "dominant": None, "negative_share": None, "mood": None}
+            )
+        items.append(item)
+    return items
+
+
 def session_summary(session: LiveSession, *, sparklines: bool = True) -> dict:
-    """Everything the session report shows. Four queries (five with sparklines).
+    """Everything the session report shows. Six queries (seven with sparklines).
 
     Returns::
 
@@ -130,18 +175,25 @@ def session_summary(session: LiveSession, *, sparklines: bool = True) -> dict:
           "session": {uuid, title, classroom, classroom_uuid, teacher, status, scheduled_start, started_at,
                       ended_at},
           "presence_only": bool,
-          "overall": {minutes, samples, students_enrolled, students_seen, presence_share,
+          "overall": {minutes, samples, students_enrolled, students_seen, participants_seen, presence_share,
                       + distribution {emotion: share}, dominant, negative_share, mood},
-          "timeline": [{minute, students_streaming, students_present, presence_share,
+          "timeline": [{minute, students_streaming, students_present, participants_streaming,
+                        participants_present, presence_share,
                         + shares {emotion: share of frames}, mean_probabilities {emotion: p}, mood}],
           "students": [{uuid, name, enrolled, minutes_seen, minutes_present, presence_share,
                         + distribution, dominant, negative_share, mood,
                         sparkline: [per timeline minute: negative share (presence share if presence-only) | None]}],
-          "alerts": [{kind, label, message, raised_at, student: {uuid, name} | None}],
+          "participants": [{uuid, number, name, source, minutes_seen, minutes_present, presence_share,
+                            + distribution, dominant, negative_share, mood}],
+          "alerts": [{kind, label, message, raised_at, student: {uuid, name} | None,
+                      participant: {uuid, number, name} | None}],
           "moments": [{minute, index (into timeline), kind: "mood_drop" | "presence_dip", label, value}],
         }
 
-    `+` keys are absent for presence-only schools; `sparkline` only with sparklines=True.
+    Class figures (overall, timeline, moments) cover every face: students' own cameras and a video call's
+    participants. `participants` are the anonymous call participants (an assigned one counts as its student);
+    `participants_*` in the timeline count them. `+` keys are absent for presence-only schools; `sparkline` only
+    with sparklines=True.
     """
     presence_only = session.classroom.school.presence_only
     minutes = list(SessionMinute.objects.filter(session=session).order_by("minute"))
@@ -150,17 +202,23 @@ def session_summary(session: LiveSession, *, sparklines: bool = True) -> dict:
         e.student
         for e in Enrolment.objects.filter(classroom_id=session.classroom_id).select_related("student")
     ]
-    alerts = Alert.objects.filter(session=session).select_related("student").order_by("raised_at")
+    alerts = (
+        Alert.objects.filter(session=session).select_related("student", "participant").order_by("raised_at")
+    )
     if presence_only:
         alerts = alerts.filter(kind=AlertKind.NO_FACE)  # the other kinds are about emotions
+    participants = session_participants(session, presence_only)
 
     timeline = []
     for m in minutes:
+        streaming = m.students_streaming + m.participants_streaming
         item = {
             "minute": _iso(m.minute),
             "students_streaming": m.students_streaming,
             "students_present": m.students_present,
-            "presence_share": _ratio(m.students_present, m.students_streaming),
+            "participants_streaming": m.participants_streaming,
+            "participants_present": m.participants_present,
+            "presence_share": _ratio(m.students_present + m.participants_present, streaming),
         }
         if not presence_only:
             stats = emotion_stats(m)
@@ -218,6 +276,7 @@ def session_summary(session: LiveSession, *, sparklines: bool = True) -> dict:
         "samples": overall_counts["samples"],
         "students_enrolled": len(enrolled),
         "students_seen": len(totals),
+        "participants_seen": sum(1 for p in participants if p["minutes_seen"]),
         "presence_share": _ratio(overall_counts["present_samples"], overall_counts["samples"]),
     }
     _with_emotions(overall, overall_counts, presence_only)
@@ -228,6 +287,7 @@ def session_summary(session: LiveSession, *, sparklines: bool = True) -> dict:
         "overall": overall,
         "timeline": timeline,
         "students": students,
+        "participants": participants,
         "alerts": [
             {
                 "kind": a.kind,
@@ -235,6 +295,7 @@ def session_summary(session: LiveSession, *, sparklines: bool = True) -> dict:
                 "message": a.message,
                 "raised_at": _iso(a.raised_at),
                 "student": _student_info(a.student) if a.student else None,
+                "participant": _participant_info(a.participant) if a.participant else None,
             }
             for a in alerts
         ],
@@ -260,13 +321,13 @@ def notable_moments(timeline: list[dict], presence_only: bool) -> list[dict]:
         # Smooth over three minutes first, so that one noisy minute of a small class is not a "moment".
         raw = [(i, t["mood"]) for i, t in enumerate(timeline) if t.get("mood") is not None]
         moods = []
-        for k, (i, _) in enumerate(raw):
-            window = [m for _, m in raw[max(0, k - 1) : k + 2]]
+        for k, (i, _mood) in enumerate(raw):
+            window = [m for _i, m in raw[max(0, k - 1) : k + 2]]
             moods.append((i, sum(window) / len(window)))
         drops = []
         for k in range(1, len(moods)):
             i, mood = moods[k]
-            before = max(m for _, m in moods[max(0, k - 3) : k])
+            before = max(m for _i, m in moods[max(0, k - 3) : k])
             if mood - before <= -MOOD_DROP_MIN:
                 drops.append((mood - before, i))
         for delta, i in _spread(drops, 5):
@@ -275,15 +336,24 @@ def notable_moments(timeline: list[dict], presence_only: bool) -> list[dict]:
                     "minute": timeline[i]["minute"],
                     "index": i,
                     "kind": "mood_drop",
-                    "label": f"Class mood fell by {-delta:.2f} (to {timeline[i]['mood']:+.2f})",
+                    "label": _("Class mood fell by %(drop).2f (to %(mood)+.2f)")
+                    % {"drop": -delta, "mood": timeline[i]["mood"]},
                     "value": delta,
                 }
             )
-    peak = max((t["students_streaming"] for t in timeline), default=0)
+
+    # Everyone the class figures count: students and anonymous call participants.
+    def streaming(t):
+        return t["students_streaming"] + t.get("participants_streaming", 0)
+
+    def present(t):
+        return t["students_present"] + t.get("participants_present", 0)
+
+    peak = max((streaming(t) for t in timeline), default=0)
     if peak:
         dips = []
         for i, t in enumerate(timeline):
-            share = t["students_present"] / peak
+            share = present(t) / peak
             if share < PRESENCE_DIP_SHARE:
                 dips.append((share, i))
         for share, i in _spread(dips, 5):
@@ -292,7 +362,8 @@ def notable_moments(timeline: list[dict], presence_only: bool) -> list[dict]:
                     "minute": timeline[i]["minute"],
                     "index": i,
                     "kind": "presence_dip",
-                    "label": f"Only {timeline[i]['students_present']} of {peak} students visible",
+                    "label": _("Only %(present)d of %(peak)d students visible")
+                    % {"present": present(timeline[i]), "peak": peak},
                     "value": share,
                 }
             )
@@ -544,9 +615,32 @@ def _flags(series: list[tuple], filters: SchoolReportFilters, presence_only: boo
     return flags
 
 
+def class_counters(sessions) -> dict[int, dict]:
+    """session id -> the class's counters summed over its minutes (every face, call participants included) and
+    `participants`, the number of anonymous call participants seen. Two queries."""
+    per_session = {
+        row["session_id"]: {**row, "participants": 0}
+        for row in SessionMinute.objects.filter(session__in=sessions)
+        .values("session_id")
+        .annotate(**summed_totals())
+        .order_by()
+    }
+    for session_id, n in (
+        ParticipantMinute.objects.filter(session__in=sessions)
+        .values("session_id")
+        .annotate(n=Count("participant_id", distinct=True))
+        .order_by()
+        .values_list("session_id", "n")
+    ):
+        if session_id in per_session:
+            per_session[session_id]["participants"] = n
+    return per_session
+
+
 def school_report(school, filters: SchoolReportFilters | None = None) -> dict:
     """A school's sessions in a date range, by class, by teacher and by week, with flagged classes and students.
-    Five queries whatever the number of sessions or students.
+    Six queries whatever the number of sessions or students. Class figures count call participants too;
+    attendance and flags are about students.
 
     Returns::
 
@@ -556,8 +650,8 @@ def school_report(school, filters: SchoolReportFilters | None = None) -> dict:
           "presence_only": bool,
           "totals": {sessions, classes, students_attended, presence_share, attendance_rate,
                      + distribution, dominant, negative_share, mood},
-          "sessions": [{**session info, students_enrolled, students_attended, attendance_rate, presence_share,
-                        + distribution, dominant, negative_share, mood}],          # oldest first
+          "sessions": [{**session info, students_enrolled, students_attended, participants_seen, attendance_rate,
+                        presence_share, + distribution, dominant, negative_share, mood}],          # oldest first
           "by_class": [{uuid, name, teacher, sessions, students_attended, attendance_rate, presence_share, +...}],
           "by_teacher": [{uuid, name, classes, sessions, attendance_rate, presence_share, +...}],
           "weeks": [{week_start (date), sessions, attendance_rate, presence_share, presence_change,
@@ -572,13 +666,8 @@ def school_report(school, filters: SchoolReportFilters | None = None) -> dict:
     presence_only = school.presence_only
     session_qs = school_sessions(school, filters)
     sessions = list(session_qs.select_related("classroom__teacher").order_by("started_at", "pk"))
-    per_session = {
-        row["session_id"]: row
-        for row in StudentSession.objects.filter(session__in=session_qs)
-        .values("session_id")
-        .annotate(students=Count("id"), **{name: Sum(name) for name in COUNTER_FIELDS})
-        .order_by()
-    }
+    # Class figures come from the class minutes, which count every face (students and call participants).
+    per_session = class_counters(session_qs)
     enrolled = dict(
         Enrolment.objects.filter(classroom__in={s.classroom_id for s in sessions})
         .values("classroom_id")
@@ -593,16 +682,22 @@ def school_report(school, filters: SchoolReportFilters | None = None) -> dict:
         .order_by("first_minute", "session_id")
     )
 
-    empty = dict.fromkeys(COUNTER_FIELDS, 0)
+    attended_per_session = defaultdict(int)
+    for row in student_rows:
+        attended_per_session[row["session_id"]] += 1
+
+    empty = {**dict.fromkeys(COUNTER_FIELDS, 0), "participants": 0}
     session_items = []
     for s in sessions:
-        counters = per_session.get(s.pk, {**empty, "students": 0})
+        counters = per_session.get(s.pk, empty)
         n_enrolled = enrolled.get(s.classroom_id, 0)
+        attended = attended_per_session[s.pk]
         item = {
             **session_info(s),
             "students_enrolled": n_enrolled,
-            "students_attended": counters["students"],
-            "attendance_rate": _ratio(counters["students"], n_enrolled),
+            "students_attended": attended,
+            "participants_seen": counters["participants"],
+            "attendance_rate": _ratio(attended, n_enrolled),
             "presence_share": _ratio(counters["present_samples"], counters["samples"]),
         }
         session_items.append(_with_emotions(item, counters, presence_only))

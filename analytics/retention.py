@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from classes.models import School
 
-from .models import EmotionSample, SessionMinute, StudentMinute, StudentSession
+from .models import (
+    CallParticipant,
+    EmotionSample,
+    ParticipantMinute,
+    SessionMinute,
+    StudentMinute,
+    StudentSession,
+)
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -58,10 +65,20 @@ def prune_school(
     targets = [
         ("raw samples", EmotionSample.objects.filter(captured_at__lt=raw_cutoff)),
         ("student minutes", StudentMinute.objects.filter(minute__lt=aggregate_cutoff)),
+        ("participant minutes", ParticipantMinute.objects.filter(minute__lt=aggregate_cutoff)),
         ("class minutes", SessionMinute.objects.filter(minute__lt=aggregate_cutoff)),
         # A session total goes when its last minute does.
         ("student session totals", StudentSession.objects.filter(last_minute__lt=aggregate_cutoff)),
     ]
     for label, queryset in targets:
         report.removed[label] = _delete_in_batches(queryset, batch_size, dry_run)
+    # A call participant (who was who in a call) goes once nothing of it is left; in a dry run its samples and
+    # minutes are still there, so only the already-empty ones are counted.
+    report.removed["call participants"] = _delete_in_batches(
+        CallParticipant.objects.filter(
+            first_seen_at__lt=aggregate_cutoff, samples__isnull=True, minutes__isnull=True
+        ).distinct(),
+        batch_size,
+        dry_run,
+    )
     return report

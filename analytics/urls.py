@@ -6,6 +6,11 @@ urlpatterns = [
     path("sessions/<uuid:session_uuid>/", views.session_report, name="session_report"),
     path("sessions/<uuid:session_uuid>/data.json", views.session_report_data, name="session_report_data"),
     path("sessions/<uuid:session_uuid>/export.csv", views.session_report_csv, name="session_report_csv"),
+    path(
+        "sessions/<uuid:session_uuid>/participants/<uuid:participant_uuid>/assign/",
+        views.assign_participant,
+        name="assign_participant",
+    ),
     path("students/<uuid:student_uuid>/", views.student_history, name="student_history"),
     path("students/<uuid:student_uuid>/data.json", views.student_history_data, name="student_history_data"),
     path("students/<uuid:student_uuid>/export.csv", views.student_history_csv, name="student_history_csv"),

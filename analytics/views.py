@@ -1,19 +1,30 @@
 """Report pages, their JSON (the charts' data) and CSV exports. Thin: access helpers, then `reports`."""
 
+import json
 from datetime import timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Min
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from classes.access import get_session_for_user, role_required
 from classes.models import Role, School
 
-from . import exports, reports
-from .access import get_report_school, get_student_for_user, get_student_session_for_user
+from . import exports, reports, services
+from .access import (
+    get_assignable_student,
+    get_participant_for_user,
+    get_report_school,
+    get_student_for_user,
+    get_student_session_for_user,
+)
 from .forms import SchoolReportFilterForm
 from .models import EMOTIONS, NEGATIVE_EMOTIONS, EmotionSample, StudentSession
 
@@ -39,11 +50,74 @@ def _emotion_context(presence_only: bool) -> dict:
 def session_report(request, session_uuid):
     session = get_session_for_user(request.user, session_uuid, manage=True)
     summary = reports.session_summary(session, sparklines=False)
+    # The "assign to student" choices, only when there is someone to assign.
+    candidates = services.assignment_candidates(session) if summary["participants"] else []
     return render(
         request,
         "analytics/session_report.html",
-        {"session": session, "summary": summary, **_emotion_context(summary["presence_only"])},
+        {
+            "session": session,
+            "summary": summary,
+            "candidates": candidates,
+            **_emotion_context(summary["presence_only"]),
+        },
     )
+
+
+def _participant_json(participant) -> dict:
+    student = participant.student
+    return {
+        "uuid": str(participant.uuid),
+        "number": participant.number,
+        "name": participant.label,
+        "student": {"uuid": str(student.uuid), "name": str(student)} if student else None,
+    }
+
+
+@require_POST
+@role_required(*MANAGERS)
+def assign_participant(request, session_uuid, participant_uuid):
+    """Say which enrolled student a call participant is (`student`: a student's uuid), or make it anonymous again
+    (`student` empty). Form posts (the session report) are redirected back with a message; JSON posts (the live
+    dashboard: `{"student": uuid | null}`) get `{"participant": {...}}`, or 409 `{"code", "message"}` when the
+    assignment is refused (no consent, not enrolled), 400 for a malformed body, 404 for an unknown student."""
+    participant = get_participant_for_user(request.user, session_uuid, participant_uuid)
+    session = participant.session
+    wants_json = request.content_type == "application/json"
+    if wants_json:
+        try:
+            student_uuid = json.loads(request.body or b"{}")["student"]
+        except (ValueError, KeyError, TypeError):  # not JSON, not an object, no "student"
+            student_uuid = False
+        if student_uuid is not None and not isinstance(student_uuid, str):
+            return JsonResponse(
+                {"code": "bad_request", "message": gettext('Send {"student": "<student uuid>"} or null.')},
+                status=400,
+            )
+    else:
+        student_uuid = request.POST.get("student", "")
+    student = get_assignable_student(session, student_uuid) if student_uuid else None
+    try:
+        participant = services.assign_participant(participant, student, by=request.user)
+    except services.AssignmentRefused as refusal:
+        if wants_json:
+            return JsonResponse({"code": refusal.code, "message": refusal.message}, status=409)
+        messages.error(request, refusal.message)
+    else:
+        if wants_json:
+            return JsonResponse({"participant": _participant_json(participant)})
+        if student is None:
+            messages.success(
+                request,
+                gettext("%(participant)s is anonymous again.") % {"participant": participant.anonymous_label},
+            )
+        else:
+            messages.success(
+                request,
+                gettext("%(participant)s is now stored as %(student)s.")
+                % {"participant": participant.anonymous_label, "student": student},
+            )
+    return redirect(f"{reverse('session_report', args=[session.uuid])}#participants")
 
 
 @role_required(*MANAGERS)
@@ -60,8 +134,10 @@ def session_report_csv(request, session_uuid):
         return exports.session_students_csv(session, reports.session_summary(session, sparklines=False))
     if rows == "timeline":
         return exports.session_timeline_csv(session, reports.session_summary(session, sparklines=False))
+    if rows == "participants":
+        return exports.session_participants_csv(session, reports.session_summary(session, sparklines=False))
     if rows != "minutes":
-        raise Http404("Unknown export; choose rows=minutes, students or timeline.")
+        raise Http404(_("Unknown export; choose rows=minutes, students, participants or timeline."))
     return exports.session_minutes_csv(session, reports.student_minute_rows(session))
 
 
@@ -159,7 +235,7 @@ def school_report(request):
 def school_report_data(request):
     school, _form, filters = _school_and_filters(request)
     if school is None:
-        raise Http404("Choose a school with ?school=<uuid>.")
+        raise Http404(_("Choose a school with ?school=<uuid>."))
     return _json(reports.school_report(school, filters))
 
 
@@ -167,7 +243,7 @@ def school_report_data(request):
 def school_report_csv(request):
     school, _form, filters = _school_and_filters(request)
     if school is None:
-        raise Http404("Choose a school with ?school=<uuid>.")
+        raise Http404(_("Choose a school with ?school=<uuid>."))
     return exports.school_sessions_csv(school, filters)
 
 
@@ -179,7 +255,7 @@ def my_data(request):
     """What fermonitor keeps about the student who asks, and until when."""
     user = request.user
     if not user.is_student:
-        raise PermissionDenied("Only students have emotion data; this page shows a student's own.")
+        raise PermissionDenied(_("Only students have emotion data; this page shows a student's own."))
     school = user.school
     raw = {
         row["session_id"]: row

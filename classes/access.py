@@ -8,6 +8,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from .models import Classroom, LiveSession, Role, User
 
@@ -24,7 +25,7 @@ def role_required(*roles: str):
 
                 return redirect_to_login(request.get_full_path())
             if not user.is_superuser and (user.school_id is None or user.role not in roles):
-                raise PermissionDenied("Your role does not give access to this page.")
+                raise PermissionDenied(_("Your role does not give access to this page."))
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -55,7 +56,7 @@ def get_classroom_for_user(user: User, classroom_uuid, *, manage: bool = False) 
     classroom = get_object_or_404(Classroom.objects.select_related("teacher", "school"), uuid=classroom_uuid)
     allowed = can_manage_classroom(user, classroom) if manage else can_view_classroom(user, classroom)
     if not allowed:
-        raise PermissionDenied("You do not have access to this class.")
+        raise PermissionDenied(_("You do not have access to this class."))
     return classroom
 
 
@@ -67,7 +68,7 @@ def get_session_for_user(user: User, session_uuid, *, manage: bool = False) -> L
     classroom = session.classroom
     allowed = can_manage_classroom(user, classroom) if manage else can_view_classroom(user, classroom)
     if not allowed:
-        raise PermissionDenied("You do not have access to this session.")
+        raise PermissionDenied(_("You do not have access to this session."))
     return session
 
 

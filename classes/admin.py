@@ -6,7 +6,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from . import services
-from .admin_site import SchoolScopedAdmin, SchoolScopedInline, SchoolScopedMixin, school_admin_of, site
+from .admin_site import (
+    SchoolScopedAdmin,
+    SchoolScopedInline,
+    SchoolScopedMixin,
+    UuidUrlsMixin,
+    school_admin_of,
+    site,
+)
 from .models import (
     Classroom,
     Consent,
@@ -61,7 +68,7 @@ class SchoolAdmin(SchoolScopedAdmin):
 
 
 @admin.register(User, site=site)
-class UserAdmin(SchoolScopedMixin, DjangoUserAdmin):
+class UserAdmin(UuidUrlsMixin, SchoolScopedMixin, DjangoUserAdmin):
     list_display = ("username", "first_name", "last_name", "email", "role", "school", "is_active")
     search_fields = ("username", "first_name", "last_name", "email", "lms_id")
     list_filter = ("school", "role", "is_active", "is_staff", "is_superuser")
@@ -75,6 +82,9 @@ class UserAdmin(SchoolScopedMixin, DjangoUserAdmin):
         ("School", {"fields": ("school", "role", "email", "first_name", "last_name")}),
     )
     # School admins never see superuser, staff, group or permission fields: no escalation through the admin.
+    # Nor do they choose or change usernames: they are unique across every school, so "this username is taken"
+    # would tell them about other schools. New accounts get one generated from their email
+    # (`services.unique_username`); it is shown, read-only, on the change form.
     school_fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email")}),
@@ -82,8 +92,8 @@ class UserAdmin(SchoolScopedMixin, DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     school_add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
-        ("Person", {"fields": ("role", "first_name", "last_name", "email")}),
+        ("Person", {"classes": ("wide",), "fields": ("role", "first_name", "last_name", "email")}),
+        (None, {"classes": ("wide",), "fields": ("usable_password", "password1", "password2")}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -94,8 +104,19 @@ class UserAdmin(SchoolScopedMixin, DjangoUserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if school_admin_of(request) is not None:
-            return ("last_login", "date_joined")
+            return ("username", "last_login", "date_joined")
         return ()
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and school_admin_of(request) is not None:
+            form.base_fields["email"].required = True  # the username is made from it
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not change and not obj.username:
+            obj.username = services.unique_username(obj.email)
+        super().save_model(request, obj, form, change)
 
     def get_list_filter(self, request):
         if school_admin_of(request) is not None:

@@ -2,7 +2,19 @@
 only: the request already runs in their school's scope, and `SchoolScopedAdmin` filters the unscoped User and
 School models, every FK/M2M choice, and sets the hidden `school` field itself)."""
 
+import re
+import uuid
+
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut
+from django.db import models
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
 
 from .models import School, User
 
@@ -23,6 +35,33 @@ class FermonitorAdminSite(admin.AdminSite):
             context["site_header"] = f"{user.school.name}: data administration"
         return context
 
+    def get_urls(self):
+        # Django's "view on site" shortcut looks the object up with the unscoped base manager: another school's
+        # object answered differently from a missing one, and sequential ids could be counted. Ours looks it up
+        # through the model's admin (the school admin's own rows, by UUID where the model has one).
+        return [
+            path(
+                "r/<int:content_type_id>/<path:object_id>/",
+                self.admin_view(self.view_on_site),
+                name="view_on_site",
+            ),
+            *super().get_urls(),
+        ]
+
+    def view_on_site(self, request, content_type_id, object_id):
+        not_found = Http404(_("No such object."))
+        content_type = ContentType.objects.filter(pk=content_type_id).first()
+        model = content_type.model_class() if content_type is not None else None
+        model_admin = self._registry.get(model)
+        if model_admin is None:
+            raise not_found
+        obj = model_admin.get_object(request, object_id)
+        if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+            raise not_found
+        if not hasattr(obj, "get_absolute_url"):
+            raise not_found  # the same answer as for a missing object
+        return shortcut(request, content_type_id, obj.pk)
+
 
 site = FermonitorAdminSite(name="admin")
 
@@ -41,9 +80,20 @@ SCHOOL_PATHS = {
     "analytics.studentminute": "session__classroom__school",
     "analytics.sessionminute": "session__classroom__school",
     "analytics.studentsession": "session__classroom__school",
-    "analytics.apikey": "school",
-    "analytics.webhook": "school",
-    "analytics.webhookdelivery": "webhook__school",
+    "analytics.callparticipant": "session__classroom__school",
+    "analytics.participantminute": "session__classroom__school",
+    "live.recordingjob": "classroom__school",
+    "lms.apikey": "school",
+    "lms.webhook": "school",
+    "lms.delivery": "school",
+    "lms.lrssettings": "school",
+    "lms.ltikey": "school",
+    "lms.ltiregistration": "school",
+    "lms.ltilogin": "registration__school",
+    "lms.ltiidentity": "school",
+    "lms.lticourse": "school",
+    "lms.ltilaunch": "registration__school",
+    "lms.ltiattendancepost": "course__school",
 }
 
 
@@ -179,13 +229,196 @@ class SchoolScopedMixin:
         return display
 
 
-class SchoolScopedAdmin(SchoolScopedMixin, admin.ModelAdmin):
+def admin_object_id(obj) -> str:
+    """What the admin puts in an object's URLs: its UUID where the model has one (sequential ids would tell how
+    many rows every school has together), else its primary key."""
+    value = getattr(obj, "uuid", None)
+    return str(value) if isinstance(value, uuid.UUID) else str(obj.pk)
+
+
+def has_uuid(model) -> bool:
+    return any(field.name == "uuid" for field in model._meta.fields)
+
+
+class UuidModelChoiceField(forms.ModelChoiceField):
+    """Choices valued by UUID. A change form's initial value is the foreign key's pk (model_to_dict), so it is
+    turned into the UUID here, or the current choice would not show as selected."""
+
+    def prepare_value(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = self.queryset.model._base_manager.filter(pk=value).values_list("uuid", flat=True).first()
+        return super().prepare_value(value)
+
+
+def uuid_choice_field(formfield):
+    """Turn an admin foreign-key field into one valued by UUID (and without the related-object popups, which
+    address the related object by pk)."""
+    if formfield is None or not isinstance(formfield, forms.ModelChoiceField):
+        return formfield
+    field = UuidModelChoiceField(
+        formfield.queryset,
+        to_field_name="uuid",
+        required=formfield.required,
+        label=formfield.label,
+        help_text=formfield.help_text,
+        empty_label=formfield.empty_label,
+        initial=formfield.initial,
+        limit_choices_to=formfield.get_limit_choices_to(),
+    )
+    return field
+
+
+def _log_entry(request, obj, flag, message=""):
+    import json
+
+    from django.contrib.admin.models import LogEntry
+
+    return LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type_id=ContentType.objects.get_for_model(obj, for_concrete_model=False).pk,
+        object_id=admin_object_id(obj),
+        object_repr=str(obj)[:200],
+        action_flag=flag,
+        change_message=json.dumps(message) if isinstance(message, list) else message,
+    )
+
+
+class UuidChangeList(ChangeList):
+    def url_for_result(self, result):
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=(quote(admin_object_id(result)),),
+            current_app=self.model_admin.admin_site.name,
+        )
+
+
+class UuidUrlsMixin:
+    """Admin URLs (change, history, delete, "view on site", the log) address objects by UUID where the model has
+    one; foreign-key choices carry UUIDs too, so the related-object links built from them work. The pk is never
+    accepted in a URL of such a model, so ids cannot be probed."""
+
+    def get_object(self, request, object_id, from_field=None):
+        if from_field is not None or not has_uuid(self.model):
+            return super().get_object(request, object_id, from_field)
+        try:
+            value = uuid.UUID(str(object_id))
+        except ValueError:
+            return None
+        return self.get_queryset(request).filter(uuid=value).first()
+
+    def get_changelist(self, request, **kwargs):
+        return UuidChangeList if has_uuid(self.model) else super().get_changelist(request, **kwargs)
+
+    def action_checkbox(self, obj):
+        # The changelist's selection boxes (and the delete confirmation) carry the UUID as well.
+        from django import forms
+        from django.contrib.admin import helpers
+        from django.utils.html import format_html
+
+        attrs = {
+            "class": "action-select",
+            "aria-label": format_html(_("Select this object for an action - {}"), str(obj)),
+        }
+        checkbox = forms.CheckboxInput(attrs, lambda value: False)
+        return checkbox.render(helpers.ACTION_CHECKBOX_NAME, admin_object_id(obj))
+
+    def response_action(self, request, queryset):
+        from django.contrib.admin import helpers
+
+        if has_uuid(self.model):
+            values = []
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                try:
+                    values.append(uuid.UUID(value))
+                except ValueError:
+                    continue  # a pk or garbage selects nothing
+            pks = self.get_queryset(request).filter(uuid__in=values).values_list("pk", flat=True)
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, [str(pk) for pk in pks])
+        return super().response_action(request, queryset)
+
+    def get_view_on_site_url(self, obj=None):
+        url = super().get_view_on_site_url(obj)
+        if url is None or callable(self.view_on_site):
+            return url
+        return reverse(
+            "admin:view_on_site",
+            kwargs={
+                "content_type_id": ContentType.objects.get_for_model(obj).pk,
+                "object_id": admin_object_id(obj),
+            },
+            current_app=self.admin_site.name,
+        )
+
+    def _uuid_redirect(self, response, obj):
+        # Django builds "save and continue editing" and "save and add another" redirects from obj.pk.
+        if isinstance(response, HttpResponseRedirect) and has_uuid(self.model):
+            pk_segment = f"/{quote(str(obj.pk))}/"
+            if pk_segment in response["Location"]:
+                response["Location"] = response["Location"].replace(
+                    pk_segment, f"/{admin_object_id(obj)}/", 1
+                )
+        return response
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._uuid_redirect(super().response_add(request, obj, post_url_continue), obj)
+
+    def response_change(self, request, obj):
+        return self._uuid_redirect(super().response_change(request, obj), obj)
+
+    def message_user(self, request, message, *args, **kwargs):
+        # The success message links to the object's change page, built from its pk.
+        obj = getattr(request, "_admin_object", None)
+        if obj is not None and has_uuid(type(obj)):
+            message = re.sub(
+                rf"/{re.escape(quote(str(obj.pk)))}/change/", f"/{admin_object_id(obj)}/change/", str(message)
+            )
+        return super().message_user(request, message, *args, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        request._admin_object = obj
+        super().save_model(request, obj, form, change)
+
+    # The log ("Recent actions", history) links to objects by the id it stored: store the UUID.
+    def log_addition(self, request, obj, message):
+        from django.contrib.admin.models import ADDITION
+
+        return _log_entry(request, obj, ADDITION, message)
+
+    def log_change(self, request, obj, message):
+        from django.contrib.admin.models import CHANGE
+
+        return _log_entry(request, obj, CHANGE, message)
+
+    def log_deletions(self, request, queryset):
+        from django.contrib.admin.models import DELETION
+
+        return [_log_entry(request, obj, DELETION) for obj in queryset]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return _uuid_foreign_key(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
+
+
+def _uuid_foreign_key(db_field, formfield):
+    if (
+        isinstance(db_field, models.ForeignKey)
+        and has_uuid(db_field.remote_field.model)
+        and isinstance(formfield, forms.ModelChoiceField)
+    ):
+        return uuid_choice_field(formfield)
+    return formfield
+
+
+class SchoolScopedAdmin(UuidUrlsMixin, SchoolScopedMixin, admin.ModelAdmin):
     pass
 
 
 class SchoolScopedInline(SchoolScopedMixin, admin.TabularInline):
     school_field = None
     extra = 0
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return _uuid_foreign_key(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
 
 
 def school_of(obj) -> School | None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import Classroom, LiveSession, Role, User
 
@@ -36,8 +37,8 @@ class ClassroomForm(forms.ModelForm):
                     "last_name", "first_name", "username"
                 ),
                 initial=self.instance.teacher_id if self.instance.pk else None,
-                empty_label="Choose a teacher",
-                help_text="The teacher who runs this class's sessions.",
+                empty_label=_("Choose a teacher"),
+                help_text=_("The teacher who runs this class's sessions."),
             )
 
 
@@ -51,7 +52,7 @@ class EnrolForm(forms.Form):
     students = StudentChoiceField(
         queryset=User.objects.none(),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Pick at least one student to enrol."},
+        error_messages={"required": _("Pick at least one student to enrol.")},
     )
 
     def __init__(self, *args, candidates, **kwargs):
@@ -61,9 +62,9 @@ class EnrolForm(forms.Form):
 
 class CsvImportForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        error_messages={"required": "Choose a CSV file to upload.", "empty": "The file is empty."},
-        help_text="One student per row: name,email. A header row is optional. UTF-8, at most 1 MB.",
+        label=_("CSV file"),
+        error_messages={"required": _("Choose a CSV file to upload."), "empty": _("The file is empty.")},
+        help_text=_("One student per row: name,email. A header row is optional. UTF-8, at most 1 MB."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
@@ -77,7 +78,7 @@ class SessionForm(forms.ModelForm):
     """Schedule or edit a session. The planned duration is entered in minutes."""
 
     duration_minutes = forms.IntegerField(
-        label="Planned duration (minutes)", min_value=5, max_value=480, initial=45
+        label=_("Planned duration (minutes)"), min_value=5, max_value=480, initial=45
     )
 
     class Meta:
@@ -91,11 +92,11 @@ class SessionForm(forms.ModelForm):
             "class_drop_threshold",
         ]
         labels = {
-            "scheduled_start": "Starts at",
-            "frame_rate": "Frames per second",
-            "no_face_alert_seconds": "No-face alert after (seconds)",
-            "negative_alert_seconds": "Negative-mood alert after (seconds)",
-            "class_drop_threshold": "Class mood drop alert (0-1)",
+            "scheduled_start": _("Starts at"),
+            "frame_rate": _("Frames per second"),
+            "no_face_alert_seconds": _("No-face alert after (seconds)"),
+            "negative_alert_seconds": _("Negative-mood alert after (seconds)"),
+            "class_drop_threshold": _("Class mood drop alert (0-1)"),
         }
         widgets = {
             "title": forms.TextInput(attrs={"placeholder": "e.g. Optics: lenses", "autofocus": True}),
@@ -128,7 +129,7 @@ class SessionForm(forms.ModelForm):
         # Editing the title of a session whose start has passed must not force a new start time.
         moved = not self.instance.pk or "scheduled_start" in self.changed_data
         if moved and start < timezone.now() - self.PAST_GRACE:
-            raise forms.ValidationError("This time is in the past. Pick a start time from now on.")
+            raise forms.ValidationError(_("This time is in the past. Pick a start time from now on."))
         return start
 
     def session_fields(self) -> dict:

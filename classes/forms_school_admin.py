@@ -1,6 +1,7 @@
 """Forms of the school-admin pages: people, school settings and the consent policy."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import Role, School, User
 
@@ -10,8 +11,8 @@ MANAGED_ROLES = [(Role.TEACHER, Role.TEACHER.label), (Role.STUDENT, Role.STUDENT
 class PersonForm(forms.Form):
     """Name and email of a teacher or student; email is unique within the school."""
 
-    full_name = forms.CharField(label="Full name", max_length=300)
-    email = forms.EmailField(label="Email")
+    full_name = forms.CharField(label=_("Full name"), max_length=300)
+    email = forms.EmailField(label=_("Email"))
 
     def __init__(self, *args, school: School, person: User | None = None, **kwargs):
         self.school = school
@@ -23,7 +24,7 @@ class PersonForm(forms.Form):
     def clean_full_name(self):
         name = " ".join(self.cleaned_data["full_name"].split())
         if not name:
-            raise forms.ValidationError("Enter the person's name.")
+            raise forms.ValidationError(_("Enter the person's name."))
         return name
 
     def clean_email(self):
@@ -32,7 +33,7 @@ class PersonForm(forms.Form):
         if self.person is not None:
             others = others.exclude(pk=self.person.pk)
         if others.exists():
-            raise forms.ValidationError("Someone in your school already uses this email address.")
+            raise forms.ValidationError(_("Someone in your school already uses this email address."))
         return email
 
 
@@ -45,22 +46,38 @@ class NewPersonForm(PersonForm):
 class SchoolSettingsForm(forms.ModelForm):
     class Meta:
         model = School
-        fields = ["presence_only", "retention_days", "aggregate_retention_days"]
+        fields = ["language", "presence_only", "call_capture", "retention_days", "aggregate_retention_days"]
         labels = {
-            "presence_only": "Presence-only mode",
-            "retention_days": "Keep raw samples for (days)",
-            "aggregate_retention_days": "Keep per-minute aggregates for (days)",
+            "presence_only": _("Presence-only mode"),
+            "call_capture": _("Read lessons' video calls"),
+            "retention_days": _("Keep raw samples for (days)"),
+            "aggregate_retention_days": _("Keep per-minute aggregates for (days)"),
         }
         help_texts = {
-            "presence_only": "Only detect whether a face is visible; never estimate emotions.",
-            "retention_days": "Each analysed frame's result is deleted after this many days.",
-            "aggregate_retention_days": "Per-minute summaries behind the reports; at least as long as raw samples.",
+            "presence_only": _("Only detect whether a face is visible; never estimate emotions."),
+            "retention_days": _("Each analysed frame's result is deleted after this many days."),
+            "aggregate_retention_days": _(
+                "Per-minute summaries behind the reports; at least as long as raw samples."
+            ),
         }
-        widgets = {"presence_only": forms.CheckboxInput(attrs={"role": "switch"})}
+        widgets = {
+            "presence_only": forms.CheckboxInput(attrs={"role": "switch"}),
+            "call_capture": forms.CheckboxInput(attrs={"role": "switch"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without the language (an older page, a script) keeps the school's current one.
+        self.fields["language"].required = False
+
+    def clean_language(self):
+        return self.cleaned_data.get("language") or self.instance.language
 
 
 class ConsentPolicyForm(forms.Form):
-    text = forms.CharField(label="Policy text", widget=forms.Textarea(attrs={"rows": 16}), max_length=20000)
+    text = forms.CharField(
+        label=_("Policy text"), widget=forms.Textarea(attrs={"rows": 16}), max_length=20000
+    )
 
     def __init__(self, *args, current_text: str = "", **kwargs):
         self.current_text = current_text
@@ -70,7 +87,7 @@ class ConsentPolicyForm(forms.Form):
     def clean_text(self):
         text = self.cleaned_data["text"].replace("\r\n", "\n").strip()
         if not text:
-            raise forms.ValidationError("The policy cannot be empty.")
+            raise forms.ValidationError(_("The policy cannot be empty."))
         if text == self.current_text.replace("\r\n", "\n").strip():
-            raise forms.ValidationError("The text is unchanged, so no new version was published.")
+            raise forms.ValidationError(_("The text is unchanged, so no new version was published."))
         return text + "\n"

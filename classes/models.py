@@ -8,11 +8,14 @@ must cross schools (platform operators, the login backend) says so with `scopes_
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 
@@ -25,16 +28,34 @@ class School(models.Model):
     lms_id = models.CharField("LMS id", max_length=200, blank=True, default="")
     presence_only = models.BooleanField(
         default=False,
-        help_text="Run face detection only: store and show presence, never infer emotions "
-        "(required in some jurisdictions).",
+        help_text=_(
+            "Run face detection only: store and show presence, never infer emotions "
+            "(required in some jurisdictions)."
+        ),
+    )
+    call_capture = models.BooleanField(
+        default=False,
+        db_default=False,  # rows written by code that predates the column (older migrations' models) get it off
+        help_text=gettext_lazy(
+            "Teachers may let fermonitor read the video call of a lesson (its gallery of faces) from their "
+            "screen. Turning it on adds a paragraph to the camera policy, which students are asked to read again."
+        ),
     )
     retention_days = models.PositiveIntegerField(
-        default=180, validators=[MinValueValidator(1)], help_text="Days raw emotion samples are kept."
+        default=180, validators=[MinValueValidator(1)], help_text=_("Days raw emotion samples are kept.")
     )
     aggregate_retention_days = models.PositiveIntegerField(
         default=730,
         validators=[MinValueValidator(1)],
-        help_text="Days per-minute aggregates are kept (at least as long as raw samples).",
+        help_text=_("Days per-minute aggregates are kept (at least as long as raw samples)."),
+    )
+    language = models.CharField(
+        _("default language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        db_default="en",  # rows written by code that predates the column (older migrations' models) get English
+        help_text=_("The language of the pages for people of the school who have not chosen their own."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -47,7 +68,7 @@ class School(models.Model):
     def clean(self):
         if self.aggregate_retention_days < self.retention_days:
             raise ValidationError(
-                {"aggregate_retention_days": "Aggregates must be kept at least as long as raw samples."}
+                {"aggregate_retention_days": _("Aggregates must be kept at least as long as raw samples.")}
             )
 
     @property
@@ -56,9 +77,9 @@ class School(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "School admin"
-    TEACHER = "teacher", "Teacher"
-    STUDENT = "student", "Student"
+    ADMIN = "admin", _("School admin")
+    TEACHER = "teacher", _("Teacher")
+    STUDENT = "student", _("Student")
 
 
 class User(AbstractUser):
@@ -72,6 +93,15 @@ class User(AbstractUser):
     school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="users", null=True, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     lms_id = models.CharField("LMS id", max_length=200, blank=True, default="")
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        db_default="",  # rows written by code that predates the column follow their school's default
+        help_text=_("Empty: the school's default language."),
+    )
 
     objects = UserManager()
     in_school = ScopedManager(school="school")
@@ -92,7 +122,7 @@ class User(AbstractUser):
     def clean(self):
         super().clean()
         if not self.is_superuser and self.school_id is None:
-            raise ValidationError({"school": "Every user except platform operators belongs to a school."})
+            raise ValidationError({"school": _("Every user except platform operators belongs to a school.")})
 
     @property
     def is_school_admin(self) -> bool:
@@ -136,7 +166,7 @@ class Classroom(models.Model):
 
     def clean(self):
         if self.teacher_id and self.school_id and self.teacher.school_id != self.school_id:
-            raise ValidationError({"teacher": "The teacher must belong to the class's school."})
+            raise ValidationError({"teacher": _("The teacher must belong to the class's school.")})
 
 
 class Enrolment(models.Model):
@@ -154,10 +184,10 @@ class Enrolment(models.Model):
 
 
 class SessionStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    LIVE = "live", "Live"
-    ENDED = "ended", "Ended"
-    CANCELLED = "cancelled", "Cancelled"
+    SCHEDULED = "scheduled", _("Scheduled")
+    LIVE = "live", _("Live")
+    ENDED = "ended", _("Ended")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class LiveSession(models.Model):
@@ -179,7 +209,7 @@ class LiveSession(models.Model):
         "frames per second",
         default=1.0,
         validators=[MinValueValidator(0.2), MaxValueValidator(5.0)],
-        help_text="How often each student's camera sends a frame (0.2-5 per second).",
+        help_text=_("How often each student's camera sends a frame (0.2-5 per second)."),
     )
     frame_width = models.PositiveIntegerField(
         default=320, validators=[MinValueValidator(160), MaxValueValidator(1280)]
@@ -188,15 +218,15 @@ class LiveSession(models.Model):
         default=240, validators=[MinValueValidator(120), MaxValueValidator(960)]
     )
     no_face_alert_seconds = models.PositiveIntegerField(
-        default=30, help_text="Alert when a streaming student shows no face for this long."
+        default=30, help_text=_("Alert when a streaming student shows no face for this long.")
     )
     negative_alert_seconds = models.PositiveIntegerField(
-        default=60, help_text="Alert when a student's emotions stay negative for this long."
+        default=60, help_text=_("Alert when a student's emotions stay negative for this long.")
     )
     class_drop_threshold = models.FloatField(
         default=0.25,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Alert when the class mood index drops by this much within a minute.",
+        help_text=_("Alert when the class mood index drops by this much within a minute."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -291,3 +321,17 @@ Results are deleted after the school's retention period.
 You can refuse, or withdraw your consent at any time; you can then still follow the lesson without your camera
 being analysed.
 """
+
+# Starts the paragraph that turning on call capture adds to a school's policy (and how its presence is detected).
+CALL_CAPTURE_POLICY_MARK = gettext_lazy("Reading the video call:")
+CALL_CAPTURE_POLICY_TEXT = gettext_lazy(
+    """\
+Reading the video call: your school lets teachers have fermonitor read the video call of a lesson (Zoom, Google
+Meet, Teams). About once a second the teacher's browser sends a still picture of the call's gallery of faces to the
+school's fermonitor server, which finds every face in it and estimates each one's expression (or, if your school
+records presence only, only whether a face is visible). This happens whether or not you use fermonitor yourself. A
+face in the call is anonymous ("Participant 7") and counts only in the class's figures; it is stored under your
+name only if your teacher says which face is yours and you have agreed to this policy. Pictures of the call are
+never stored.
+"""
+)

@@ -9,9 +9,12 @@ from django.core.validators import validate_email
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from . import signals
 from .models import (
+    CALL_CAPTURE_POLICY_MARK,
+    CALL_CAPTURE_POLICY_TEXT,
     DEFAULT_POLICY_TEXT,
     Classroom,
     Consent,
@@ -105,8 +108,11 @@ def enrol_students(classroom: Classroom, students) -> int:
     added = 0
     for student in students:
         if student.school_id != classroom.school_id or student.role != Role.STUDENT:
-            raise ValidationError(f"{student} is not a student of {classroom.school}.")
-        _, created = Enrolment.objects.get_or_create(classroom=classroom, student=student)
+            raise ValidationError(
+                _("%(student)s is not a student of %(school)s.")
+                % {"student": student, "school": classroom.school}
+            )
+        _enrolment, created = Enrolment.objects.get_or_create(classroom=classroom, student=student)
         added += created
     return added
 
@@ -133,7 +139,11 @@ MAX_CSV_BYTES = 1024 * 1024
 def import_students_csv(classroom: Classroom, data: bytes | str) -> CsvImportReport:
     """Enrol students from `name,email` rows (a header row is optional). Existing students of the school are
     matched by email; new ones are created with an unusable password (the school admin sends a reset). Bad rows
-    are reported with their row number and skipped; good rows are imported."""
+    are reported with their row number and skipped; good rows are imported.
+
+    Emails are matched within the class's school only (as the school admin's people pages do): an address used in
+    another school creates a new student here like any unknown address, so the report never reveals whether it
+    exists elsewhere."""
     report = CsvImportReport()
     if isinstance(data, bytes):
         if len(data) > MAX_CSV_BYTES:
@@ -168,8 +178,8 @@ def import_students_csv(classroom: Classroom, data: bytes | str) -> CsvImportRep
             report.errors.append((number, raw, f"{email} appears more than once in the file."))
             continue
         seen_emails.add(email)
-        existing = User.objects.filter(email__iexact=email).first()
-        if existing is not None and (existing.school_id != school.pk or existing.role != Role.STUDENT):
+        existing = User.objects.filter(school=school, email__iexact=email).first()
+        if existing is not None and existing.role != Role.STUDENT:
             report.errors.append(
                 (number, raw, f"{email} belongs to an account that is not a student of this school.")
             )
@@ -178,7 +188,7 @@ def import_students_csv(classroom: Classroom, data: bytes | str) -> CsvImportRep
             student = existing or create_school_user(school, Role.STUDENT, email=email, full_name=name)
             if existing is None:
                 report.created.append(student)
-            _, created = Enrolment.objects.get_or_create(classroom=classroom, student=student)
+            _enrolment, created = Enrolment.objects.get_or_create(classroom=classroom, student=student)
         (report.enrolled if created else report.already_enrolled).append(student)
     return report
 
@@ -186,13 +196,27 @@ def import_students_csv(classroom: Classroom, data: bytes | str) -> CsvImportRep
 # --- people -------------------------------------------------------------------------------------------------
 
 
+# No 0/O, 1/l/I, as in temporary passwords: people read usernames out and type them.
+USERNAME_SUFFIX_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
 def unique_username(email: str) -> str:
+    """A login name for a new account: the email's local part and a random suffix, e.g. `ada.lovelace.k7mq`.
+
+    Usernames are unique across every school (they log in), so which ones are taken says something about other
+    schools. The suffix is therefore always random, never "the next free number": the name a school gets does
+    not depend on the names other schools use (it used to be `sam2` exactly when `sam` existed elsewhere)."""
+    import secrets
+
     base = slugify(email.split("@")[0]).replace("-", ".")[:140] or "user"
-    candidate, n = base, 1
-    while User.objects.filter(username=candidate).exists():
-        n += 1
-        candidate = f"{base}{n}"
-    return candidate
+    for length in (4, 4, 4, 6, 8):
+        suffix = "".join(secrets.choice(USERNAME_SUFFIX_ALPHABET) for _ in range(length))
+        candidate = f"{base}.{suffix}"
+        if not User.objects.filter(username=candidate).exists():
+            return candidate
+    raise RuntimeError(
+        "Could not find a free username"
+    )  # 5 collisions in 31**4..31**8 names: not in practice
 
 
 def create_school_user(
@@ -204,7 +228,7 @@ def create_school_user(
     username: str = "",
     password: str | None = None,
 ) -> User:
-    first, _, last = full_name.strip().partition(" ")
+    first, _space, last = full_name.strip().partition(" ")
     user = User(
         school=school,
         role=role,
@@ -233,7 +257,7 @@ def current_policy(school: School) -> ConsentPolicy:
     """The school's current consent policy, creating version 1 with the default text the first time."""
     policy = ConsentPolicy.objects.filter(school=school).order_by("-version").first()
     if policy is None:
-        policy, _ = ConsentPolicy.objects.get_or_create(
+        policy, _created = ConsentPolicy.objects.get_or_create(
             school=school, version=1, defaults={"text": DEFAULT_POLICY_TEXT}
         )
     return policy
@@ -247,9 +271,35 @@ def publish_policy(school: School, text: str, author: User | None = None) -> Con
         return ConsentPolicy.objects.create(school=school, version=version, text=text, created_by=author)
 
 
+def policy_describes_call_capture(policy: ConsentPolicy) -> bool:
+    return str(CALL_CAPTURE_POLICY_MARK) in policy.text
+
+
+def set_call_capture(school: School, enabled: bool, author: User | None = None) -> ConsentPolicy | None:
+    """Turn reading lessons' video calls on or off for a school.
+
+    Turning it on publishes a new policy version with the call-capture paragraph (unless the current text already
+    has it): students are asked to consent again, and until they do, no call participant can be stored under
+    their name. Turning it off changes only the setting: the policy keeps describing call reading until the admin
+    edits it (which would ask every student again, for something that only collects less). Returns the new
+    policy version, if one was published."""
+    with transaction.atomic():
+        locked = School.objects.select_for_update().get(pk=school.pk)
+        locked.call_capture = enabled
+        locked.save(update_fields=["call_capture"])
+        school.call_capture = enabled
+        if not enabled:
+            return None
+        policy = current_policy(locked)
+        if policy_describes_call_capture(policy):
+            return None
+        text = policy.text.rstrip("\n") + "\n\n" + str(CALL_CAPTURE_POLICY_TEXT)
+        return publish_policy(locked, text, author=author)
+
+
 def record_consent(student: User, granted: bool) -> Consent:
     if student.role != Role.STUDENT or student.school_id is None:
-        raise ValidationError("Only students record consent to camera analysis.")
+        raise ValidationError(_("Only students record consent to camera analysis."))
     return Consent.objects.create(student=student, policy=current_policy(student.school), granted=granted)
 
 
@@ -262,6 +312,21 @@ def consent_status(student: User) -> Consent | None:
 def has_consent(student: User) -> bool:
     decision = consent_status(student)
     return decision is not None and decision.granted
+
+
+def consenting_students(school: School, students) -> set[int]:
+    """Ids of those `students` whose latest decision on the school's current policy is granted (two queries,
+    whatever their number)."""
+    policy = current_policy(school)
+    latest: dict[int, bool] = {}
+    decisions = (
+        Consent.objects.filter(policy=policy, student__in=[s.pk for s in students])
+        .order_by("decided_at", "pk")
+        .values_list("student_id", "granted")
+    )
+    for student_id, granted in decisions:
+        latest[student_id] = granted
+    return {student_id for student_id, granted in latest.items() if granted}
 
 
 # --- joining ------------------------------------------------------------------------------------------------
@@ -279,22 +344,23 @@ class JoinRefused(Exception):
 def check_can_stream(student: User, session: LiveSession) -> None:
     """Raise JoinRefused unless `student` may stream camera frames into `session` right now."""
     if not student.is_authenticated:
-        raise JoinRefused("not_authenticated", "Log in to join the session.")
+        raise JoinRefused("not_authenticated", _("Log in to join the session."))
     if student.role != Role.STUDENT or student.school_id != session.classroom.school_id:
-        raise JoinRefused("not_a_student", "Only students of this class stream their camera.")
+        raise JoinRefused("not_a_student", _("Only students of this class stream their camera."))
     if not Enrolment.objects.filter(classroom_id=session.classroom_id, student=student).exists():
-        raise JoinRefused("not_enrolled", "You are not enrolled in this class.")
+        raise JoinRefused("not_enrolled", _("You are not enrolled in this class."))
     if not has_consent(student):
         raise JoinRefused(
-            "no_consent", "You have not consented to camera analysis. Review the policy on your consent page."
+            "no_consent",
+            _("You have not consented to camera analysis. Review the policy on your consent page."),
         )
     if session.status != SessionStatus.LIVE:
         messages = {
-            SessionStatus.SCHEDULED: "This session has not started yet.",
-            SessionStatus.ENDED: "This session has ended.",
-            SessionStatus.CANCELLED: "This session was cancelled.",
+            SessionStatus.SCHEDULED: _("This session has not started yet."),
+            SessionStatus.ENDED: _("This session has ended."),
+            SessionStatus.CANCELLED: _("This session was cancelled."),
         }
-        raise JoinRefused("not_live", messages.get(session.status, "This session is not live."))
+        raise JoinRefused("not_live", messages.get(session.status, _("This session is not live.")))
 
 
 # --- teaching and learning pages ----------------------------------------------------------------------------
@@ -418,7 +484,7 @@ def generate_temporary_password() -> str:
     """Three groups of four, e.g. `k7mq-x3pa-h9tz` (about 60 bits): easy to hand over, hard to guess."""
     import secrets
 
-    groups = ("".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
+    groups = ("".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _i in range(4)) for _j in range(3))
     return "-".join(groups)
 
 
@@ -427,7 +493,7 @@ def create_member_with_temporary_password(
 ) -> tuple[User, str]:
     """A new teacher or student with a temporary password; the caller shows it once and forgets it."""
     if role not in (Role.TEACHER, Role.STUDENT):
-        raise ValidationError("School admins add teachers and students only.")
+        raise ValidationError(_("School admins add teachers and students only."))
     password = generate_temporary_password()
     user = create_school_user(school, role, email=email, full_name=full_name, password=password)
     return user, password
@@ -462,7 +528,7 @@ def policy_decision_counts(school: School) -> dict[int, dict[str, int]]:
     for policy_id, student_id, granted in decisions:
         latest[(policy_id, student_id)] = granted
     counts: dict[int, dict[str, int]] = {}
-    for (policy_id, _), granted in latest.items():
+    for (policy_id, _student), granted in latest.items():
         bucket = counts.setdefault(policy_id, {"granted": 0, "refused": 0})
         bucket["granted" if granted else "refused"] += 1
     return counts

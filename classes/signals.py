@@ -7,3 +7,7 @@ from django.dispatch import Signal
 session_started = Signal()
 session_ended = Signal()
 session_cancelled = Signal()
+
+# sender=Classroom class; kwargs: request, classroom. A receiver may add a section to the class page by returning
+# {"template": name, "context": dict} (the LMS integration's LTI panel), or None.
+classroom_page = Signal()

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services
@@ -28,7 +30,7 @@ def school_admin_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_school_admin:
-            raise PermissionDenied("These pages belong to a school; log in as one of its admins.")
+            raise PermissionDenied(_("These pages belong to a school; log in as one of its admins."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -39,7 +41,7 @@ def _managed_member(request, user_uuid) -> User:
     out another, or themselves)."""
     member = get_school_member_for_admin(request.user, user_uuid)
     if member.role not in (Role.TEACHER, Role.STUDENT):
-        raise PermissionDenied("Admin accounts are managed by the platform operator.")
+        raise PermissionDenied(_("Admin accounts are managed by the platform operator."))
     return member
 
 
@@ -155,11 +157,11 @@ def person_edit(request, user_uuid):
     member = _managed_member(request, user_uuid)
     form = PersonForm(request.POST or None, school=request.user.school, person=member)
     if request.method == "POST" and form.is_valid():
-        first, _, last = form.cleaned_data["full_name"].partition(" ")
+        first, _space, last = form.cleaned_data["full_name"].partition(" ")
         member.first_name, member.last_name = first[:150], last[:150]
         member.email = form.cleaned_data["email"]
         member.save(update_fields=["first_name", "last_name", "email"])
-        messages.success(request, f"Saved {member}.")
+        messages.success(request, _("Saved %(member)s.") % {"member": member})
         return redirect("school_admin_people")
     status = 400 if request.method == "POST" else 200
     return render(request, "school_admin/person_form.html", {"form": form, "member": member}, status=status)
@@ -170,7 +172,10 @@ def person_edit(request, user_uuid):
 def person_deactivate(request, user_uuid):
     member = _managed_member(request, user_uuid)
     services.deactivate_user(member)
-    messages.success(request, f"{member} is deactivated and can no longer log in. Their data is kept.")
+    messages.success(
+        request,
+        _("%(member)s is deactivated and can no longer log in. Their data is kept.") % {"member": member},
+    )
     return redirect("school_admin_person", user_uuid=member.uuid)
 
 
@@ -179,7 +184,7 @@ def person_deactivate(request, user_uuid):
 def person_reactivate(request, user_uuid):
     member = _managed_member(request, user_uuid)
     services.reactivate_user(member)
-    messages.success(request, f"{member} can log in again.")
+    messages.success(request, _("%(member)s can log in again.") % {"member": member})
     return redirect("school_admin_person", user_uuid=member.uuid)
 
 
@@ -236,13 +241,40 @@ def classes(request):
 @school_admin_required
 def school_settings(request):
     school = request.user.school
+    was_capturing = school.call_capture
     form = SchoolSettingsForm(request.POST or None, instance=school)
     if request.method == "POST" and form.is_valid():
+        capture = form.cleaned_data["call_capture"]
+        form.instance.call_capture = was_capturing  # changed (with its policy paragraph) by the service below
         form.save()
-        messages.success(request, "School settings saved.")
+        messages.success(request, _("School settings saved."))
+        if capture != was_capturing:
+            published = services.set_call_capture(school, capture, author=request.user)
+            if published is not None:
+                messages.info(
+                    request,
+                    gettext(
+                        "Reading video calls is on. Version %(version)d of the camera policy, with a paragraph "
+                        "about it, is published: students are asked to consent again."
+                    )
+                    % {"version": published.version},
+                )
+            elif not capture:
+                messages.info(
+                    request,
+                    gettext(
+                        "Reading video calls is off. The camera policy still describes it; edit the policy to "
+                        "remove that paragraph (students will then be asked to consent again)."
+                    ),
+                )
         return redirect("school_admin_settings")
     status = 400 if request.method == "POST" else 200
-    return render(request, "school_admin/settings.html", {"form": form, "school": school}, status=status)
+    context = {
+        "form": form,
+        "school": school,
+        "retention_fields": ("retention_days", "aggregate_retention_days"),
+    }
+    return render(request, "school_admin/settings.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -255,8 +287,10 @@ def consent_policy(request):
         new = services.publish_policy(school, form.cleaned_data["text"], author=request.user)
         messages.success(
             request,
-            f"Version {new.version} is published. Every student must now consent again before their camera is "
-            "analysed.",
+            _(
+                "Version %(version)s is published. Every student must now consent again before their camera is analysed."
+            )
+            % {"version": new.version},
         )
         return redirect("school_admin_consent")
     counts = services.policy_decision_counts(school)

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from . import services
 from .access import role_required
@@ -21,7 +22,7 @@ def student_only(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_student:
-            raise PermissionDenied("This page is for students.")
+            raise PermissionDenied(_("This page is for students."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -57,14 +58,14 @@ def consent(request):
         if form.is_valid():
             services.record_consent(student, granted=form.granted)
             if form.granted:
-                messages.success(request, "Thank you. Your camera can be analysed during live lessons.")
+                messages.success(request, _("Thank you. Your camera can be analysed during live lessons."))
             else:
                 messages.success(
                     request,
-                    "Recorded: your camera will not be analysed. You can change your mind at any time.",
+                    _("Recorded: your camera will not be analysed. You can change your mind at any time."),
                 )
             return redirect(next_url if next_url and form.granted else "consent")
-        messages.error(request, "Choose “I agree” or “I do not agree”.")
+        messages.error(request, _("Choose “I agree” or “I do not agree”."))
     policy = services.current_policy(student.school)
     # Policy text is hard-wrapped; blank lines separate paragraphs, single newlines are just wrapping.
     paragraphs = [" ".join(block.split()) for block in re.split(r"\n\s*\n", policy.text) if block.strip()]

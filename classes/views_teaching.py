@@ -4,13 +4,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import services, signals
 from .access import get_classroom_for_user, get_session_for_user, role_required
 from .forms import ClassroomForm, CsvImportForm, EnrolForm, SessionForm
-from .live import receivers  # noqa: F401 - session start/end reach the live sockets
-from .models import Enrolment, Role
+from .models import Classroom, Enrolment, Role
 
 teaching = role_required(Role.TEACHER, Role.ADMIN)
 
@@ -47,7 +48,7 @@ def classroom_create(request):
     user = request.user
     if user.school_id is None:
         raise PermissionDenied(
-            "Classes belong to a school; platform operators create them in the admin site."
+            _("Classes belong to a school; platform operators create them in the admin site.")
         )
     is_admin = user.role == Role.ADMIN
     form = ClassroomForm(_data(request), school=user.school, with_teacher=is_admin)
@@ -56,7 +57,9 @@ def classroom_create(request):
         classroom = services.create_classroom(
             user.school, teacher, name=form.cleaned_data["name"], subject=form.cleaned_data["subject"]
         )
-        messages.success(request, f"Class “{classroom.name}” created. Enrol students next.")
+        messages.success(
+            request, _("Class “%(name)s” created. Enrol students next.") % {"name": classroom.name}
+        )
         return redirect("classroom_detail", classroom_uuid=classroom.uuid)
     return render(request, "teaching/classroom_form.html", {"form": form, "classroom": None})
 
@@ -72,7 +75,7 @@ def classroom_edit(request, classroom_uuid):
         if with_teacher:
             classroom.teacher = form.cleaned_data["teacher"]
         form.save()
-        messages.success(request, "Class saved.")
+        messages.success(request, _("Class saved."))
         return redirect("classroom_detail", classroom_uuid=classroom.uuid)
     return render(request, "teaching/classroom_form.html", {"form": form, "classroom": classroom})
 
@@ -94,6 +97,13 @@ def _render_classroom(request, classroom, enrol_form, status=200):
             "sessions": services.sessions_of_class(classroom),
             "roster": roster,
             "enrol_form": enrol_form,
+            "panels": [
+                panel
+                for _receiver, panel in signals.classroom_page.send(
+                    sender=Classroom, request=request, classroom=classroom
+                )
+                if panel
+            ],
         },
         status=status,
     )
@@ -110,7 +120,10 @@ def classroom_enrol(request, classroom_uuid):
     if not form.is_valid():
         return _render_classroom(request, classroom, form, status=400)
     added = services.enrol_students(classroom, form.cleaned_data["students"])
-    messages.success(request, f"Enrolled {added} student{'s' if added != 1 else ''}.")
+    messages.success(
+        request,
+        ngettext("Enrolled %(count)d student.", "Enrolled %(count)d students.", added) % {"count": added},
+    )
     return redirect("classroom_detail", classroom_uuid=classroom.uuid)
 
 
@@ -123,7 +136,9 @@ def classroom_unenrol(request, classroom_uuid, student_uuid):
     )
     services.unenrol_student(classroom, enrolment.student)
     messages.success(
-        request, f"{enrolment.student} is no longer enrolled. Their past results stay in the class's reports."
+        request,
+        _("%(student)s is no longer enrolled. Their past results stay in the class's reports.")
+        % {"student": enrolment.student},
     )
     return redirect("classroom_detail", classroom_uuid=classroom.uuid)
 
@@ -161,7 +176,10 @@ def session_create(request, classroom_uuid):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"“{session.title}” scheduled for {_when(session)}.")
+            messages.success(
+                request,
+                _("“%(title)s” scheduled for %(when)s.") % {"title": session.title, "when": _when(session)},
+            )
             return redirect("classroom_detail", classroom_uuid=classroom.uuid)
     return render(
         request, "teaching/session_form.html", {"form": form, "classroom": classroom, "session": None}
@@ -175,7 +193,8 @@ def session_edit(request, session_uuid):
     if not session.is_upcoming:
         messages.error(
             request,
-            f"“{session.title}” is {session.get_status_display().lower()}; only scheduled sessions can be edited.",
+            _("“%(title)s” is %(lower)s; only scheduled sessions can be edited.")
+            % {"title": session.title, "lower": session.get_status_display().lower()},
         )
         return redirect("classroom_detail", classroom_uuid=classroom.uuid)
     form = SessionForm(_data(request), instance=session)
@@ -188,7 +207,7 @@ def session_edit(request, session_uuid):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"“{session.title}” saved.")
+            messages.success(request, _("“%(title)s” saved.") % {"title": session.title})
             return redirect("classroom_detail", classroom_uuid=classroom.uuid)
     return render(
         request, "teaching/session_form.html", {"form": form, "classroom": classroom, "session": session}

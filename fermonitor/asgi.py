@@ -13,11 +13,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from analytics.live import backpressure  # noqa: E402
+from analytics.live.middleware import DatabaseAwayGuard  # noqa: E402
 from fermonitor.routing import websocket_urlpatterns  # noqa: E402
+
+# Daphne would queue a flooding socket's messages without limit (see analytics.live.backpressure).
+backpressure.install()
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            DatabaseAwayGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -52,20 +52,30 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "classes",
     "analytics",
+    "analytics.live",
+    "analytics.lms",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language cookie, then the browser's Accept-Language; UserLanguageMiddleware below then applies the
+    # user's own choice or their school's default.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After XFrameOptionsMiddleware: pages of a session started by an LTI launch may be framed by that LMS.
+    "analytics.lms.lti.framing.LtiFrameMiddleware",
     "classes.middleware.SchoolScopeMiddleware",
+    "classes.middleware.UserLanguageMiddleware",
     # Last, as django-axes asks, so it sees the final response of a login attempt.
     "axes.middleware.AxesMiddleware",
 ]
@@ -93,6 +103,12 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # An unreachable server (a network fault rather than a stopped one) fails a connect after this many
+        # seconds instead of the operating system's minutes, so the sample writer backs off and /readyz answers.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+        )
 else:
     DATABASES = {
         "default": {
@@ -106,10 +122,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    import redis.exceptions
+
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 10},
+            "BACKEND": "analytics.live.layers.RedisChannelLayer",
+            "CONFIG": {
+                # Timeouts so that an unreachable Redis fails calls (and the live hubs back off and retry)
+                # instead of hanging them; reads wait longer than channels_redis's 5 s blocking pop. After a
+                # Redis restart every pooled connection is dead: a call that meets one is retried once on a
+                # fresh connection instead of failing.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": 3,
+                        "socket_timeout": 10,
+                        "socket_keepalive": True,
+                        "retry_on_error": [redis.exceptions.ConnectionError],
+                    }
+                ],
+                "capacity": 1500,
+                "expiry": 10,
+                # Processes that must not hear each other on one Redis (parallel test workers) differ here.
+                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
+            },
         }
     }
 else:
@@ -137,7 +173,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# Every page, form, message and script string is translated (locale/<code>/LC_MESSAGES; `make messages`).
+LANGUAGES = [("en", "English"), ("hi", "Hindi")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -170,8 +209,46 @@ SPECTACULAR_SETTINGS = {
 # Inference and live streaming
 FERMONITOR_MODELS_DIR = Path(os.environ.get("FERMONITOR_MODELS_DIR", str(BASE_DIR / "models")))
 FERMONITOR_EMOTION_MODEL = os.environ.get("FERMONITOR_EMOTION_MODEL", "")
+# Flip test-time augmentation: each face is classified with its mirror image (about +2 points of accuracy for
+# twice the classifier's cost). Unset: the model card decides (on for every model fermonitor serves); 0 turns it off.
+FERMONITOR_FLIP_TTA = (
+    env_bool("FERMONITOR_FLIP_TTA") if os.environ.get("FERMONITOR_FLIP_TTA", "").strip() else None
+)
 FERMONITOR_MAX_FRAME_BYTES = env_int("FERMONITOR_MAX_FRAME_BYTES", 256 * 1024)
 FERMONITOR_INFERENCE_WORKERS = env_int("FERMONITOR_INFERENCE_WORKERS", os.cpu_count() or 1)
+# The teacher's capture of a video call: frames at most this large (a 1920x1080 gallery JPEG is ~200-500 KB) and
+# this wide/high; a capture socket that comes back within the resume period keeps its participants' numbers.
+FERMONITOR_MAX_CAPTURE_BYTES = env_int("FERMONITOR_MAX_CAPTURE_BYTES", 1024 * 1024)
+FERMONITOR_CAPTURE_MAX_SIDE = env_int("FERMONITOR_CAPTURE_MAX_SIDE", 1920)
+FERMONITOR_CAPTURE_RESUME_SECONDS = env_int("FERMONITOR_CAPTURE_RESUME_SECONDS", 60)
+
+# Recorded lessons: uploads wait here (outside the repository and static files, never served) until analysed, then
+# are deleted. The analysis runs as a durable background task (django-tasks, database backend: `manage.py
+# db_worker`); a job whose worker stopped sending heartbeats for FERMONITOR_RECORDING_STALE_SECONDS is re-queued.
+FERMONITOR_RECORDINGS_DIR = Path(
+    os.environ.get("FERMONITOR_RECORDINGS_DIR")
+    or Path.home() / ".local" / "share" / "fermonitor" / "recordings"
+)
+FERMONITOR_RECORDING_MAX_BYTES = env_int("FERMONITOR_RECORDING_MAX_BYTES", 4 * 1024**3)
+FERMONITOR_RECORDING_FPS = float(os.environ.get("FERMONITOR_RECORDING_FPS", "1"))
+FERMONITOR_RECORDING_STALE_SECONDS = env_int("FERMONITOR_RECORDING_STALE_SECONDS", 60)
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Samples held in memory while the database is away; when full, frames get `storage_unavailable` (docs/operations.md).
+FERMONITOR_SAMPLE_BUFFER_ROWS = env_int("FERMONITOR_SAMPLE_BUFFER_ROWS", 50_000)
+
+# The address schools' systems reach this server at (e.g. https://fermonitor.school.org): the base of the LTI
+# URLs given to LMSs (docs/lti.md) and the default base of xAPI activity ids and accounts (docs/xapi.md).
+FERMONITOR_PUBLIC_URL = os.environ.get("FERMONITOR_PUBLIC_URL", "").rstrip("/")
+# How the outbox (webhooks, xAPI) makes first attempts: thread (after the commit, in the background), sync (at
+# once, in the request) or queue (only `manage.py deliver_outbox` sends).
+FERMONITOR_WEBHOOK_DELIVERY = os.environ.get("FERMONITOR_WEBHOOK_DELIVERY", "thread")
+if FERMONITOR_WEBHOOK_DELIVERY not in ("thread", "sync", "queue"):
+    raise RuntimeError("FERMONITOR_WEBHOOK_DELIVERY must be thread, sync or queue")
+# The first pause before retrying a failed webhook or statement (then doubling).
+FERMONITOR_OUTBOX_BACKOFF_SECONDS = env_int("FERMONITOR_OUTBOX_BACKOFF_SECONDS", 30)
+FERMONITOR_XAPI_BATCH_SIZE = env_int("FERMONITOR_XAPI_BATCH_SIZE", 50)
+FERMONITOR_XAPI_SETTLE_SECONDS = env_int("FERMONITOR_XAPI_SETTLE_SECONDS", 15)
+FERMONITOR_XAPI_REJOIN_GAP_SECONDS = env_int("FERMONITOR_XAPI_REJOIN_GAP_SECONDS", 60)
 
 LOGGING = {
     "version": 1,
@@ -185,6 +262,21 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    # LTI launches open fermonitor inside the LMS's iframe, a cross-site context where browsers send only
+    # SameSite=None cookies (and accept those only with Secure, i.e. over HTTPS). Without them a launch still
+    # works, in a new window. CSRF tokens keep protecting every form.
+    if SESSION_COOKIE_SECURE and env_bool("LTI_IFRAME_COOKIES", True):
+        SESSION_COOKIE_SAMESITE = "None"
+        CSRF_COOKIE_SAMESITE = "None"
+
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see README), so request.is_secure() is true and the
+# LTI URLs shown to the LMS are https.
+if env_bool("BEHIND_HTTPS_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# LTI (docs/lti.md): the URLs given to LMSs are built from FERMONITOR_PUBLIC_URL (empty: each request's host).
+# LTI roster syncs after teacher launches and attendance after lessons: "thread" (default), "sync" or "off".
+FERMONITOR_LTI_BACKGROUND = os.environ.get("FERMONITOR_LTI_BACKGROUND", "thread")
 
 # Test runs (and the live servers they start) hash passwords cheaply; never set this in production.
 if env_bool("FERMONITOR_FAST_HASHER"):

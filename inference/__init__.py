@@ -8,6 +8,7 @@ from .errors import FrameError, ImageTooLarge, InvalidImage, ModelsMissing, Unsu
 from .model_cards import EMOTIONS
 
 _ENGINE_NAMES = {"Engine", "Face", "FrameResult"}
+_GALLERY_NAMES = {"GalleryFace", "GalleryResult"}
 
 
 def __getattr__(name):
@@ -17,6 +18,10 @@ def __getattr__(name):
         from . import engine
 
         return getattr(engine, name)
+    if name in _GALLERY_NAMES:
+        from . import gallery
+
+        return getattr(gallery, name)
     raise AttributeError(f"module 'inference' has no attribute {name!r}")
 
 
@@ -26,6 +31,8 @@ __all__ = [
     "Face",
     "FrameError",
     "FrameResult",
+    "GalleryFace",
+    "GalleryResult",
     "ImageTooLarge",
     "InvalidImage",
     "ModelsMissing",

@@ -1,4 +1,4 @@
-"""`python -m inference {setup,analyze,evaluate,bench,train,convert}`."""
+"""`python -m inference {setup,analyze,analyze-video,evaluate,bench,train,train-status,ship,convert}`."""
 
 import argparse
 import sys
@@ -47,6 +47,63 @@ def _analyze(args) -> int:
     return exit_code
 
 
+def _analyze_video(args) -> int:
+    import csv
+    import time
+
+    from tqdm import tqdm
+
+    from .engine import Engine
+    from .errors import VideoError
+    from .model_cards import EMOTIONS
+    from .video import analyze_video, probe
+
+    try:
+        info = probe(args.file)
+    except VideoError as error:
+        print(f"{args.file}: {error}", file=sys.stderr)
+        return 1
+    emotions = not args.presence_only
+    engine = Engine(models_dir=args.models_dir)
+    columns = ["t", "faces", "participants", "participants_seen"]
+    if emotions:
+        columns += [f"share_{name}" for name in EMOTIONS] + ["valence"]
+    out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115 (closed below)
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    seen: set[int] = set()
+    started = time.perf_counter()
+    bar = tqdm(total=info.samples(args.fps), unit="frame", desc=Path(args.file).name, file=sys.stderr)
+    try:
+        for sample in analyze_video(args.file, args.fps, engine, emotions, workers=args.workers, info=info):
+            seen.update(sample.participants)
+            row = [f"{sample.t:.2f}", len(sample.faces), len(sample.participants), len(seen)]
+            if emotions:
+                mood = sample.mood
+                row += (
+                    [f"{mood.shares[n]:.4f}" for n in EMOTIONS] + [f"{mood.valence:.4f}"]
+                    if mood
+                    else [""] * 8
+                )
+            writer.writerow(row)
+            bar.update(1)
+    except VideoError as error:
+        print(f"{args.file}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+        if args.out:
+            out.close()
+    elapsed = time.perf_counter() - started
+    print(
+        f"{args.file}: {info.duration / 60:.1f} min of {info.width}x{info.height} {info.codec} analysed at "
+        f"{args.fps:g} frame/s in {elapsed / 60:.2f} min; {len(seen)} participants"
+        + (f"; timeline written to {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _evaluate(args) -> int:
     from .evaluate import evaluate_models
 
@@ -54,8 +111,14 @@ def _evaluate(args) -> int:
     from .model_cards import DEFAULT_EMOTION_MODEL
 
     names = [n or DEFAULT_EMOTION_MODEL for n in names]
+    flip_tta = {"both": (False, True), "on": (True,), "off": (False,)}[args.flip_tta]
     evaluate_models(
-        Path(args.folder), names, Path(args.out) if args.out else None, models_dir=args.models_dir
+        Path(args.folder),
+        names,
+        Path(args.out) if args.out else None,
+        models_dir=args.models_dir,
+        flip_tta=flip_tta,
+        record=args.record,
     )
     return 0
 
@@ -75,8 +138,11 @@ def _convert(args) -> int:
 
 
 def _train(args) -> int:
-    from .train import TrainConfig, train
+    from .train import TrainConfig, resume, train
 
+    if args.resume:
+        resume(args.resume, max_minutes=args.max_minutes)
+        return 0
     config = TrainConfig(
         data_dir=Path(args.data_dir),
         name=args.name,
@@ -88,6 +154,7 @@ def _train(args) -> int:
         validation_split=args.validation_split,
         patience=args.patience,
         width=args.width,
+        arch=args.arch,
         seed=args.seed,
         learning_rate=args.learning_rate,
         split_seed=args.split_seed,
@@ -97,6 +164,34 @@ def _train(args) -> int:
         max_minutes=args.max_minutes,
     )
     train(config)
+    return 0
+
+
+def _ship(args) -> int:
+    from .ship import ShipRule, ship
+
+    rule = ShipRule(args.min_margin / 100, args.max_ms, args.max_mb)
+    result = ship(
+        args.training_run,
+        name=args.name,
+        models_dir=args.models_dir,
+        dev_folder=args.dev,
+        rule=rule,
+        allow_unfinished=args.allow_unfinished,
+    )
+    return 0 if result["shipped"] else 1
+
+
+def _train_status(args) -> int:
+    from .training_runs import all_runs, format_runs
+
+    runs = all_runs()
+    if args.json:
+        import json
+
+        print(json.dumps(runs, indent=1))
+    else:
+        print(format_runs(runs))
     return 0
 
 
@@ -115,10 +210,33 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--presence-only", action="store_true", help="detect faces only, no emotions")
     analyze.set_defaults(run=_analyze)
 
+    video = commands.add_parser(
+        "analyze-video", help="a recorded lesson: faces, participants and class mood per second (CSV)"
+    )
+    video.add_argument("file", help="the recording (MP4, MOV, MKV, WebM, or anything FFmpeg reads)")
+    video.add_argument(
+        "--fps", type=float, default=1.0, help="sampled frames per second of video (default 1)"
+    )
+    video.add_argument("--out", metavar="timeline.csv", help="write the CSV here (default: standard output)")
+    video.add_argument("--presence-only", action="store_true", help="count faces only, no emotions")
+    video.add_argument("--workers", type=int, help="analysis threads (default: the machine's cores)")
+    video.set_defaults(run=_analyze_video)
+
     evaluate = commands.add_parser("evaluate", help="accuracy, macro-F1, calibration on a labelled folder")
     evaluate.add_argument("folder", nargs="?", default=str(shared_data_dir() / "fer2013-dev"))
     evaluate.add_argument("--model", action="append", help="model card name; repeat to compare models")
     evaluate.add_argument("--out", help="folder for report.json and confusion-matrix PNGs")
+    evaluate.add_argument(
+        "--flip-tta",
+        choices=("both", "on", "off"),
+        default="both",
+        help="measure with flip test-time augmentation, without, or both side by side (default)",
+    )
+    evaluate.add_argument(
+        "--record",
+        action="store_true",
+        help="write the numbers into each model's card (metrics.dev, metrics.dev_flip_tta)",
+    )
     evaluate.set_defaults(run=_evaluate)
 
     bench = commands.add_parser("bench", help="per-stage ms, frames/s on 1 and all cores, RSS")
@@ -135,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--input-size", type=int, default=48)
     train.add_argument("--width", type=int, default=32, help="filters in the first block (doubles per block)")
+    train.add_argument(
+        "--arch", choices=("vgg", "xception"), default="vgg", help="network design (default vgg)"
+    )
     train.add_argument("--limit-per-class", type=int, help="use at most N images per class (quick runs)")
     train.add_argument("--validation-split", type=float, default=0.1)
     train.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs")
@@ -158,7 +279,44 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--max-minutes", type=float, help="stop after this long, keeping the best epoch so far"
     )
+    train.add_argument(
+        "--resume",
+        metavar="NAME",
+        help="continue run NAME from its last finished epoch with its own recipe (other options but "
+        "--max-minutes are ignored); checkpoints live in $FERMONITOR_TRAINING_DIR or ~/.cache/fermonitor/training",
+    )
     train.set_defaults(run=_train)
+
+    status = commands.add_parser(
+        "train-status", help="each training run: epoch, best hold-out accuracy, s/epoch, ETA, running or not"
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=_train_status)
+
+    ship = commands.add_parser(
+        "ship",
+        help="ensemble a training run with fer's model, evaluate, bench, and make it the default if it beats fer",
+    )
+    ship.add_argument(
+        "training_run",
+        metavar="RUN",
+        help="training run name (train-status), or <run>.keras in the models directory",
+    )
+    ship.add_argument("--name", default="fermonitor-ensemble", help="the served model's name")
+    ship.add_argument("--dev", help="labelled dev folder (default ../shared/data/fer2013-dev)")
+    ship.add_argument(
+        "--min-margin", type=float, default=1.5, help="points of prior-weighted accuracy over fer+flip TTA"
+    )
+    ship.add_argument(
+        "--max-ms", type=float, default=2.0, help="ms of CPU per face with flip TTA, one thread"
+    )
+    ship.add_argument("--max-mb", type=float, default=25.0, help="largest file size in MB")
+    ship.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="ship a run's best epoch so far (once: retrying at later epochs would select on the dev set)",
+    )
+    ship.set_defaults(run=_ship)
 
     convert = commands.add_parser(
         "convert", help="turn a model trained elsewhere (<name>.keras + card) into the served TFLite file"

@@ -11,13 +11,13 @@ loaded and the shim changes nothing.
 
 Each MediaPipe 1.2 detector runs its C calls on a private dispatcher thread, which Python stops at interpreter exit;
 a detector collected after that prints a traceback, so live detectors are closed by an exit hook that runs first.
+Until then they are held (see `_live`).
 """
 
 import importlib
 import sys
 import threading
 import types
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,10 +86,16 @@ class FaceDetector:
 
     def close(self) -> None:
         _live.discard(self)
-        self._detector.close()
+        detector, self._detector = getattr(self, "_detector", None), None
+        if detector is not None:
+            detector.close()
 
 
-_live: "weakref.WeakSet[FaceDetector]" = weakref.WeakSet()
+# Held strongly until closed. A MediaPipe detector left to the garbage collector is collected in one cycle with
+# its dispatcher's executor, whose worker thread may stop first; the detector's own __del__ then waits forever for
+# that thread (a test run hung at its end this way). So detectors are closed explicitly: by Engine.close(), or
+# by the exit hook below.
+_live: "set[FaceDetector]" = set()
 
 
 def _close_live_detectors() -> None:

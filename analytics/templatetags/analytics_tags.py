@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django import template
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
@@ -40,3 +41,33 @@ def as_datetime(value):
     if isinstance(value, datetime) or value is None:
         return value
     return parse_datetime(value) or parse_date(value)
+
+
+@register.filter
+def emotion_label(value):
+    """An emotion's name as people read it, in the active language ("happy" -> "Happy")."""
+    from analytics.models import Emotion
+
+    try:
+        return Emotion(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def emotion_labels(values):
+    return [emotion_label(value) for value in values]
+
+
+TREND_LABELS = {
+    "not enough sessions": _("not enough sessions"),
+    "more negative": _("more negative"),
+    "less negative": _("less negative"),
+    "steady": _("steady"),
+}
+
+
+@register.filter
+def trend_label(value):
+    """The direction of a student's trend (a report value) in the active language."""
+    return TREND_LABELS.get(value, value)

@@ -1,5 +1,6 @@
 // A WebSocket that reconnects with exponential backoff after network drops, but never after a deliberate
-// refusal or the end of the session (the server's 44xx/45xx close codes, see classes/live/consumers.py).
+// refusal or the end of the session (the server's 44xx/45xx close codes, see analytics/live/consumers.py).
+// 4429 (frames kept coming too fast) and 4503 (the server's database is away) are retried with the backoff.
 export const FINAL_CLOSE_CODES = new Set([4401, 4403, 4404, 4408, 4409, 4410, 4500]);
 
 export function socketUrl(path) {

@@ -1,5 +1,6 @@
 // The student's join page: camera preview, then one JPEG at a time over a binary WebSocket, the next frame only
 // after the server's reply (so a slow server never builds a queue), at the rate the session sets.
+import { emotionLabel, gettext, interpolate } from "./i18n.js";
 import { ReconnectingSocket } from "./live-socket.js";
 
 const root = document.getElementById("live-join");
@@ -14,6 +15,57 @@ const seen = document.getElementById("seen");
 const seenFace = document.getElementById("seen-face");
 const seenEmotion = document.getElementById("seen-emotion");
 const seenCount = document.getElementById("seen-count");
+const cameraHelp = document.getElementById("camera-help");
+
+// The server's refusal and error codes, worded in the student's language (the server's text is the fallback).
+const SERVER_MESSAGES = {
+  not_authenticated: gettext("Log in to join the session."),
+  not_a_student: gettext("Only students of this class stream their camera."),
+  not_enrolled: gettext("You are not enrolled in this class."),
+  no_consent: gettext("You have not consented to camera analysis. Review the policy on your consent page."),
+  not_live: gettext("This session is not live."),
+  replaced: gettext("You joined this session from another window."),
+  too_large: gettext("This picture is too large for the server. Lower the camera resolution and try again."),
+  text_not_supported: gettext("Send camera frames as binary JPEG messages."),
+  analysis_failed: gettext("The server could not analyse this picture."),
+  analysis_unavailable: gettext("The server cannot analyse pictures right now. Tell your teacher."),
+};
+const serverText = (message) => SERVER_MESSAGES[message.code] ?? message.message;
+
+// What went wrong with the camera, from the error getUserMedia gave (or its absence on an insecure page).
+export function cameraProblem(error) {
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) return "insecure";
+  switch (error?.name) {
+    case "NotAllowedError":
+    case "PermissionDeniedError":
+    case "SecurityError":
+      return "denied";
+    case "NotReadableError":
+    case "TrackStartError":
+    case "AbortError":
+      return "in-use";
+    case "NotFoundError":
+    case "DevicesNotFoundError":
+    case "OverconstrainedError":
+      return "no-camera";
+    default:
+      return "other";
+  }
+}
+const CAMERA_PROBLEMS = {
+  denied: gettext("Camera access is blocked. Allow it for this page (see below), then try again."),
+  "in-use": gettext("Your camera is in use by another program. Close it (see below), then try again."),
+  "no-camera": gettext("No camera was found on this computer."),
+  insecure: gettext("The camera only works on a secure (https://) page."),
+  other: gettext("The camera could not start."),
+};
+
+function showCameraHelp(problem) {
+  cameraHelp.hidden = problem === null;
+  for (const block of cameraHelp.querySelectorAll("[data-camera-problem]")) {
+    block.hidden = block.dataset.cameraProblem !== problem;
+  }
+}
 
 const JPEG_QUALITY = 0.7;
 const REPLY_TIMEOUT_MS = 15000;
@@ -75,7 +127,7 @@ function onMessage(message) {
       canvas.height = height;
       ready = true;
       inFlight = false;
-      setState(paused ? "paused" : "streaming", paused ? "Paused: nothing is being sent." : "Streaming");
+      setState(paused ? "paused" : "streaming", paused ? gettext("Paused: nothing is being sent.") : gettext("Streaming"));
       scheduleNext(0);
       break;
     case "result":
@@ -84,27 +136,27 @@ function onMessage(message) {
       analysed = message.n;
       seen.hidden = false;
       seenCount.textContent = String(analysed);
-      seenFace.textContent = message.face ? "face found" : "no face";
-      if (seenEmotion) seenEmotion.textContent = message.emotion || "—";
+      seenFace.textContent = message.face ? gettext("face found") : gettext("no face");
+      if (seenEmotion) seenEmotion.textContent = message.emotion ? emotionLabel(message.emotion) : "—";
       noFaceStreak = message.face ? 0 : noFaceStreak + 1;
       if (!paused) {
-        if (noFaceStreak > 0) setState("no-face", "No face found — check your camera");
-        else setState("streaming", "Streaming");
+        if (noFaceStreak > 0) setState("no-face", gettext("No face found — check your camera"));
+        else setState("streaming", gettext("Streaming"));
       }
       scheduleNext(message.next_in_ms);
       break;
     case "error":
       clearTimeout(replyTimer);
       inFlight = false;
-      if (message.code !== "too_fast") setState("frame-error", message.message);
+      if (message.code !== "too_fast") setState("frame-error", serverText(message));
       scheduleNext(message.next_in_ms);
       break;
     case "ended":
-      setState("ended", "Session ended. Your camera is off.");
+      setState("ended", gettext("Session ended. Your camera is off."));
       finish();
       break;
     case "refused":
-      setState("refused", message.message);
+      setState("refused", serverText(message));
       break;
   }
 }
@@ -115,10 +167,10 @@ function onClose(event, final) {
   clearTimeout(nextTimer);
   clearTimeout(replyTimer);
   if (event.code === 4410) {
-    setState("ended", "Session ended. Your camera is off.");
+    setState("ended", gettext("Session ended. Your camera is off."));
     finish();
   } else if (final && stateEl.dataset.state !== "stopped") {
-    if (stateEl.dataset.state !== "refused") setState("refused", event.reason || "The server closed the stream.");
+    if (stateEl.dataset.state !== "refused") setState("refused", gettext("The server closed the stream."));
     finish();
   }
 }
@@ -141,11 +193,16 @@ function finish() {
 
 async function start() {
   startBtn.disabled = true;
-  setState("starting", "Asking for your camera…");
+  setState("starting", gettext("Asking for your camera…"));
+  showCameraHelp(null);
   try {
+    if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) throw new Error("insecure context");
     stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: width }, height: { ideal: height } }, audio: false });
   } catch (error) {
-    setState("camera-error", `Cannot use your camera: ${error.message}. Allow camera access and try again.`);
+    const problem = cameraProblem(error);
+    stateEl.dataset.problem = problem;
+    setState("camera-error", CAMERA_PROBLEMS[problem]);
+    showCameraHelp(problem);
     startBtn.disabled = false;
     return;
   }
@@ -153,14 +210,15 @@ async function start() {
   placeholder.hidden = true;
   paused = false;
   pauseBtn.disabled = false;
-  pauseBtn.textContent = "Pause";
+  pauseBtn.textContent = gettext("Pause");
   stopBtn.disabled = false;
-  setState("connecting", "Connecting…");
+  setState("connecting", gettext("Connecting…"));
   socket = new ReconnectingSocket(root.dataset.socketPath, {
-    onOpen: () => setState("connecting", "Connected, waiting for the server…"),
+    onOpen: () => setState("connecting", gettext("Connected, waiting for the server…")),
     onMessage,
     onClose,
-    onRetry: (delay) => setState("reconnecting", `Connection lost. Reconnecting in ${Math.round(delay)} s…`),
+    onRetry: (delay) =>
+      setState("reconnecting", interpolate(gettext("Connection lost. Reconnecting in %(seconds)s s…"), { seconds: Math.round(delay) })),
   });
   socket.open();
 }
@@ -168,17 +226,17 @@ async function start() {
 startBtn.addEventListener("click", start);
 pauseBtn.addEventListener("click", () => {
   paused = !paused;
-  pauseBtn.textContent = paused ? "Resume" : "Pause";
+  pauseBtn.textContent = paused ? gettext("Resume") : gettext("Pause");
   if (paused) {
     clearTimeout(nextTimer);
-    setState("paused", "Paused: nothing is being sent.");
+    setState("paused", gettext("Paused: nothing is being sent."));
   } else {
-    setState("streaming", "Streaming");
+    setState("streaming", gettext("Streaming"));
     scheduleNext(0);
   }
 });
 stopBtn.addEventListener("click", () => {
-  setState("stopped", "Camera stopped. Nothing is being sent.");
+  setState("stopped", gettext("Camera stopped. Nothing is being sent."));
   finish();
   startBtn.disabled = false;
 });

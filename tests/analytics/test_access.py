@@ -127,3 +127,48 @@ def test_school_filter_of_another_school_is_ignored_as_invalid(reported_session,
     assert response.status_code == 200
     body = response.content.decode()
     assert "Select a valid choice" in body and "Physics" not in body
+
+
+@pytest.fixture
+def other_class_session(cast):
+    """A session of another class of school A, which sam is not enrolled in."""
+    from django.utils import timezone
+    from django_scopes import scopes_disabled
+
+    from classes.models import Classroom, LiveSession, SessionStatus
+
+    with scopes_disabled():
+        chemistry = Classroom.objects.create(
+            school=cast.school_a, name="Chemistry 3C", subject="Chemistry", teacher=cast.tess
+        )
+        return LiveSession.objects.create(
+            classroom=chemistry,
+            title="Titration secrets",
+            scheduled_start=timezone.now(),
+            status=SessionStatus.ENDED,
+            started_at=timezone.now(),
+            ended_at=timezone.now(),
+        )
+
+
+@pytest.mark.parametrize("view", ["student_session", "student_session_data"])
+def test_a_student_opening_their_own_data_of_another_class_session_gets_the_same_404_as_an_unknown_session(
+    reported_session, other_class_session, cast, client_for, view
+):
+    import uuid
+
+    sam = client_for(cast.sam)
+    other = sam.get(reverse(view, args=[cast.sam.uuid, other_class_session.uuid]))
+    unknown = sam.get(reverse(view, args=[cast.sam.uuid, uuid.uuid4()]))
+    assert other.status_code == unknown.status_code == 404
+    assert (
+        b"Titration" not in other.content
+        and b"Chemistry" not in other.content
+        and b"Tess" not in other.content
+    )
+    assert sam.get(reverse(view, args=[cast.sam.uuid, cast.a_ended.uuid])).status_code == 200
+    # The school's admin still opens any session of the student's school.
+    assert (
+        client_for(cast.alice).get(reverse(view, args=[cast.sam.uuid, other_class_session.uuid])).status_code
+        == 200
+    )

@@ -79,8 +79,10 @@ def test_session_total_goes_with_its_last_minute(cast):
     assert report.removed == {
         "raw samples": 90,
         "student minutes": 2,
+        "participant minutes": 0,
         "class minutes": 2,
         "student session totals": 1,
+        "call participants": 0,
     }
 
 

@@ -34,7 +34,7 @@ class FastAPIClient(APIClient):
 
 
 def issue_keys(cast):
-    from analytics.api.models import ApiKey
+    from analytics.lms.models import ApiKey
 
     with scopes_disabled():
         keys = SimpleNamespace()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from django_scopes import scopes_disabled
 
-from analytics.api.models import ApiKey
+from analytics.lms.models import ApiKey
 from classes.models import Classroom
 
 from .conftest import FastAPIClient, client_for_user, client_with_key

@@ -5,7 +5,7 @@ import re
 import pytest
 from django_scopes import scopes_disabled
 
-from analytics.api.models import ApiKey, Webhook
+from analytics.lms.models import ApiKey, Webhook
 
 from .conftest import FastAPIClient, client_for_user, client_with_key
 

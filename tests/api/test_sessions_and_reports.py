@@ -171,6 +171,27 @@ def test_a_student_reads_their_own_history_but_not_a_classmates(lesson, cast):
     assert sam.get(f"/api/v1/students/{cast.nora.uuid}/history/").status_code == 403
 
 
+def test_a_students_series_of_a_session_of_a_class_they_are_not_in_is_the_same_404_as_an_unknown_one(
+    lesson, cast
+):
+    import uuid
+
+    from classes.models import Classroom
+
+    with scopes_disabled():
+        chemistry = Classroom.objects.create(school=cast.school_a, name="Chemistry 3C", teacher=cast.tess)
+        other = LiveSession.objects.create(
+            classroom=chemistry, title="Titration secrets", scheduled_start=timezone.now()
+        )
+    sam = client_for_user(cast.sam)
+    base = f"/api/v1/students/{cast.sam.uuid}/sessions"
+    not_in_class = sam.get(f"{base}/{other.uuid}/series/")
+    unknown = sam.get(f"{base}/{uuid.uuid4()}/series/")
+    assert not_in_class.status_code == unknown.status_code == 404
+    assert not_in_class.json() == unknown.json()
+    assert sam.get(f"{base}/{lesson.uuid}/series/").status_code == 200
+
+
 def test_samples_export_walks_every_sample_once_with_the_cursor(api_a, lesson, cast):
     record_lesson(cast.b_live, [cast.bea], minutes=1)  # school B's samples never appear
     with scopes_disabled():

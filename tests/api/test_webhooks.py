@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from analytics.api import webhooks
-from analytics.api.models import DeliveryStatus, Webhook, WebhookDelivery
+from analytics.lms import webhooks
+from analytics.lms.models import Delivery, DeliveryStatus, Webhook
 from classes.tenancy import school_scope
 
 from .conftest import client_for_user, record_lesson
@@ -29,7 +29,7 @@ def make_hook(school, url, events=ALL_EVENTS) -> Webhook:
 
 def deliveries(**filters):
     with scopes_disabled():
-        return list(WebhookDelivery.objects.filter(**filters).order_by("pk"))
+        return list(Delivery.objects.filter(**filters).order_by("pk"))
 
 
 def check_signature(request: dict, secret: str) -> int:

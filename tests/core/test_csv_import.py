@@ -1,5 +1,7 @@
 """CSV roster import: good rows are imported, bad rows are reported with their row number, nothing else changes."""
 
+import re
+
 from django_scopes import scopes_disabled
 
 from classes import services
@@ -14,7 +16,7 @@ def test_csv_import_enrols_good_rows_and_reports_each_bad_row(cast):
         "Too,Many,Columns\n"
         ",empty-name@example.org\n"
         "Ada Again,ADA@example.org\n"
-        "Bea From Beta,bea@example.org\n"
+        "Tess Teacher,tess@example.org\n"
         "Sam Existing,sam@example.org\n"
     )
     with scopes_disabled():
@@ -48,3 +50,31 @@ def test_enrolling_a_student_of_another_school_is_refused(cast):
 
     with scopes_disabled(), pytest.raises(services.ValidationError):
         services.enrol_students(cast.class_a, [cast.bea])
+
+
+GENERATED = r"[a-z2-9]{4}"  # the random suffix of a generated username
+
+
+def test_an_email_used_in_another_school_is_imported_exactly_like_an_unknown_one(cast):
+    """No "does this exist in another school?" oracle: bea@example.org belongs to school B's student."""
+    with scopes_disabled():
+        report = services.import_students_csv(
+            cast.class_a, b"Bea Twin,bea@example.org\nNo Body,nobody@example.org\n"
+        )
+        assert report.errors == []
+        assert [u.email for u in report.created] == ["bea@example.org", "nobody@example.org"]
+        assert all(u.school == cast.school_a and u.role == Role.STUDENT for u in report.created)
+        twin, nobody = report.created
+        assert re.fullmatch(rf"bea\.{GENERATED}", twin.username), twin.username
+        assert re.fullmatch(rf"nobody\.{GENERATED}", nobody.username), nobody.username
+        # School B's student is untouched and not enrolled here.
+        assert twin.pk != cast.bea.pk and cast.bea.school == cast.school_b
+        assert not Enrolment.objects.filter(classroom=cast.class_a, student=cast.bea).exists()
+
+
+def test_generated_usernames_do_not_depend_on_names_taken_in_another_school(cast):
+    with scopes_disabled():
+        taken_elsewhere = services.create_school_user(cast.school_a, Role.STUDENT, email="bea@example.com")
+        free = services.create_school_user(cast.school_a, Role.STUDENT, email="zed@example.com")
+    assert re.fullmatch(rf"bea\.{GENERATED}", taken_elsewhere.username), "`bea` is school B's"
+    assert re.fullmatch(rf"zed\.{GENERATED}", free.username)

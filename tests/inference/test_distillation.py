@@ -12,6 +12,7 @@ from inference.evaluate import load_labelled_folder
 from inference.model_cards import write_card
 from inference.train import TrainConfig, train
 
+from ..faces import needs_shared
 from .conftest import DEV, TRAIN
 
 HAPPY = EMOTIONS.index("happy")
@@ -72,6 +73,7 @@ def mean_happy_probability(models_dir) -> float:
 
 
 @pytest.mark.slow
+@needs_shared("fer2013-train", "fer2013-dev")
 def test_student_learns_from_the_teacher_not_only_from_the_labels(tmp_path):
     write_teacher(tmp_path, "happy-teacher")
 
@@ -99,6 +101,7 @@ def test_a_missing_teacher_is_named(tmp_path):
 
 
 @pytest.mark.slow
+@needs_shared("fer2013-train")
 def test_time_limit_stops_after_the_epoch_and_still_writes_the_model(tmp_path):
     lines = []
     card = train(student_config(tmp_path, teachers=(), epochs=5, max_minutes=1e-6), log=lines.append)

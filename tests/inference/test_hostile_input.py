@@ -88,10 +88,10 @@ def test_other_colour_modes_are_converted_and_find_the_same_face(engine, face_im
     assert abs(x - rx) < 0.2 * rw and abs(y - ry) < 0.2 * rh
 
 
-def test_rgba_png_photo_from_the_shared_set_works(engine):
-    from .conftest import FACES
+def test_rgba_png_photo_works(engine):
+    from ..faces import rgba_face_png
 
-    data = (FACES / "face_recognition__alex-lacamoire.png").read_bytes()
+    data = rgba_face_png()
     assert Image.open(io.BytesIO(data)).mode == "RGBA"
     assert len(engine.analyze(data).faces) == 1
 

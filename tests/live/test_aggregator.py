@@ -1,8 +1,8 @@
-"""The live aggregation rules (analytics.live) with a fake clock: alerts after N/M seconds, once per episode."""
+"""The live aggregation rules (analytics.live.aggregation) with a fake clock: alerts after N/M seconds, once per episode."""
 
 import pytest
 
-from analytics.live import AlertSettings, ClassView, StudentTracker, valence
+from analytics.live.aggregation import AlertSettings, ClassView, StudentTracker, valence
 
 HAPPY = (0.0, 0.0, 0.0, 0.9, 0.0, 0.05, 0.05)
 SAD = (0.05, 0.0, 0.05, 0.0, 0.85, 0.0, 0.05)

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from .conftest import FACE_PHOTO, FACES
+from ..faces import webcam_photo
 from .servers import Daphne, manage, seed, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -71,7 +71,7 @@ def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion
     manage(env, "migrate", "--noinput", "-v0")
     seeded = seed(env, "--students", "1", "--frame-rate", "2")
     student, student_id = seeded["students"][0], seeded["student_ids"][0]
-    camera = write_y4m(FACES / FACE_PHOTO, tmp_path / "camera.y4m")
+    camera = write_y4m(webcam_photo(), tmp_path / "camera.y4m")
 
     with Daphne(env, tmp_path / "daphne.log") as server:
         browser = browser_factory(camera)

@@ -8,7 +8,7 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from .conftest import FACE_PHOTO, FACES, jpeg
+from ..faces import webcam_jpeg
 from .servers import Daphne, manage, seed, server_env
 
 pytestmark = [pytest.mark.slow]
@@ -57,13 +57,12 @@ async def receive_until(ws, predicate, timeout):
 
 def test_students_on_one_process_show_on_a_dashboard_served_by_another(tmp_path, scale_out_database):
     import psycopg
-    from PIL import Image
 
     env = server_env(DATABASE_URL=scale_out_database, REDIS_URL=REDIS_URL, FERMONITOR_INFERENCE_WORKERS="1")
     manage(env, "migrate", "--noinput", "-v0")
     seeded = seed(env, "--students", "3", "--frame-rate", "2", "--cookies")
     uuid = seeded["session_uuid"]
-    frame = jpeg(Image.open(FACES / FACE_PHOTO).resize((320, 240)))
+    frame = webcam_jpeg()
     ids = seeded["student_ids"]
 
     async def scenario(streams_server, dashboard_server):
@@ -109,7 +108,7 @@ def test_students_on_one_process_show_on_a_dashboard_served_by_another(tmp_path,
             env,
             "shell",
             "-c",
-            "import classes.live.receivers; from django_scopes import scopes_disabled; "
+            "from django_scopes import scopes_disabled; "
             "from classes.models import LiveSession; from classes.services import end_session; "
             f"ctx = scopes_disabled(); ctx.__enter__(); end_session(LiveSession.objects.get(uuid='{uuid}'))",
         )

@@ -224,7 +224,7 @@ async def test_presence_only_school_never_computes_nor_stores_emotions(
 ):
     from django_scopes import scopes_disabled
 
-    from classes.live import pipeline
+    from analytics.live import pipeline
 
     def presence_only():
         with scopes_disabled():
@@ -303,7 +303,7 @@ def test_frame_schedule_is_jittered_around_the_rate_and_never_too_fast():
     import random
     import statistics
 
-    from classes.live.consumers import RATE_TOLERANCE, next_frame_due
+    from analytics.live.consumers import RATE_TOLERANCE, next_frame_due
 
     rng = random.Random(7)
     interval = 0.5

@@ -1,15 +1,18 @@
 """The Django admin: operators see every school; a school admin sees, chooses from and edits only their own."""
 
+import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
-from analytics.api.models import ApiKey, Webhook, WebhookDelivery
 from analytics.demo import seed_demo_samples
+from analytics.lms.models import ApiKey, Delivery, LrsSettings, Webhook
 from analytics.models import Alert, EmotionSample
-from classes.admin_site import school_of, school_path, site
+from analytics.services import SampleRecord, ensure_participants, record_samples
+from classes.admin_site import admin_object_id, school_of, school_path, site
 from classes.models import Classroom, LiveSession, Role, SessionStatus, User
 
 MODELS = sorted(site._registry, key=lambda m: m._meta.label)
@@ -31,6 +34,12 @@ def full_cast(cast):
         )
         for session in (cast.a_ended, b_ended):
             assert seed_demo_samples(session) > 0
+            (participant,) = ensure_participants(
+                session.pk, [1], source="live_call", seen_at=session.started_at
+            ).values()
+            record_samples(
+                [SampleRecord(session.pk, None, session.started_at, 1, participant_id=participant.pk)]
+            )
             Alert.objects.create(
                 session=session, kind="class_drop", message="drop", raised_at=session.started_at
             )
@@ -39,7 +48,13 @@ def full_cast(cast):
             hook = Webhook.objects.create(
                 school=school, url="https://lms.example.org/hook", events=["session.ended"]
             )
-            WebhookDelivery.objects.create(webhook=hook, event="session.ended", payload={})
+            Delivery.objects.create(school=hook.school, webhook=hook, event="session.ended", payload={})
+            LrsSettings.objects.create(
+                school=school,
+                endpoint="https://lrs.example.org/xAPI/",
+                key="k",
+                platform_url="https://fm.example",
+            )
     cast.b_ended = b_ended
     return cast
 
@@ -53,7 +68,7 @@ def _add(model):
 
 
 def _change(obj):
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[admin_object_id(obj)])
 
 
 def test_every_model_of_classes_analytics_and_the_api_is_registered():
@@ -71,9 +86,11 @@ def test_every_model_of_classes_analytics_and_the_api_is_registered():
         "analytics.StudentMinute",
         "analytics.SessionMinute",
         "analytics.StudentSession",
-        "analytics.ApiKey",
-        "analytics.Webhook",
-        "analytics.WebhookDelivery",
+        "analytics.CallParticipant",
+        "analytics.ParticipantMinute",
+        "lms.ApiKey",
+        "lms.Webhook",
+        "lms.Delivery",
     ):
         assert label in labels
 
@@ -133,7 +150,7 @@ def test_a_school_admin_cannot_open_the_other_schools_object_by_pk(full_cast, cl
 def test_bobs_user_and_password_pages_are_closed_to_alice(full_cast, client_for):
     alice = client_for(full_cast.alice)
     assert alice.get(_change(full_cast.bill)).status_code != 200
-    url = reverse("admin:auth_user_password_change", args=[full_cast.bill.pk])
+    url = reverse("admin:auth_user_password_change", args=[full_cast.bill.uuid])
     assert alice.get(url).status_code != 200
     assert alice.post(url, {"password1": "x-new-pass-123", "password2": "x-new-pass-123"}).status_code != 200
     full_cast.bill.refresh_from_db()
@@ -161,14 +178,19 @@ def test_a_school_admin_creates_a_class_in_their_school_and_cannot_pick_another_
     alice = client_for(full_cast.alice)
     refused = alice.post(
         _add(Classroom),
-        {"name": "Sneaky", "teacher": full_cast.bill.pk, "school": full_cast.school_b.pk, **_empty_inline()},
+        {
+            "name": "Sneaky",
+            "teacher": full_cast.bill.uuid,
+            "school": full_cast.school_b.uuid,
+            **_empty_inline(),
+        },
     )
     assert refused.status_code == 200  # the form comes back with an error
     created = alice.post(
         _add(Classroom),
         {
             "name": "Chemistry",
-            "teacher": full_cast.tom.pk,
+            "teacher": full_cast.tom.uuid,
             "school": full_cast.school_b.pk,
             **_empty_inline(),
         },
@@ -219,7 +241,7 @@ def test_a_school_admin_adds_a_user_into_their_school(full_cast, client_for):
     response = client_for(full_cast.alice).post(
         _add(User),
         {
-            "username": "newteacher",
+            "username": "newteacher",  # not a field for school admins: ignored, the username is generated
             "usable_password": "true",
             "password1": "a-long-new-pass-2026",
             "password2": "a-long-new-pass-2026",
@@ -232,15 +254,20 @@ def test_a_school_admin_adds_a_user_into_their_school(full_cast, client_for):
         },
     )
     assert response.status_code == 302, response.content[:2000]
-    created = User.objects.get(username="newteacher")
+    created = User.objects.get(email="newteacher@example.org")
     assert created.school == full_cast.school_a and not created.is_superuser and not created.is_staff
+    assert re.fullmatch(r"newteacher\.[a-z2-9]{4}", created.username)
+    assert (
+        response["Location"] == reverse("admin:classes_user_changelist")
+        or str(created.uuid) in response["Location"]
+    )
 
 
 def test_school_admins_cannot_add_or_delete_schools_but_may_edit_their_own(full_cast, client_for):
     alice = client_for(full_cast.alice)
     assert alice.get(reverse("admin:classes_school_add")).status_code == 403
     school_a = full_cast.school_a
-    assert alice.get(reverse("admin:classes_school_delete", args=[school_a.pk])).status_code == 403
+    assert alice.get(reverse("admin:classes_school_delete", args=[school_a.uuid])).status_code == 403
     bad = alice.post(
         _change(school_a),
         {"name": "Alpha", "lms_id": "", "retention_days": 90, "aggregate_retention_days": 30},
@@ -284,7 +311,7 @@ def test_teachers_and_students_and_non_staff_admins_are_kept_out(full_cast, clie
 def test_end_session_action_goes_through_the_state_machine(full_cast, client_for):
     response = client_for(full_cast.alice).post(
         reverse("admin:classes_livesession_changelist"),
-        {"action": "end_live_sessions", "_selected_action": [full_cast.a_live.pk, full_cast.b_live.pk]},
+        {"action": "end_live_sessions", "_selected_action": [full_cast.a_live.uuid, full_cast.b_live.uuid]},
     )
     assert response.status_code == 302
     full_cast.a_live.refresh_from_db()
@@ -292,3 +319,91 @@ def test_end_session_action_goes_through_the_state_machine(full_cast, client_for
     assert full_cast.a_live.status == SessionStatus.ENDED and full_cast.a_live.ended_at is not None
     assert full_cast.b_live.status == SessionStatus.LIVE
     assert full_cast.a_live.ended_at - full_cast.a_live.started_at > timedelta(0)
+
+
+# --- no "does it exist in another school?" answers, no sequential ids -----------------------------------------
+
+
+@pytest.mark.parametrize("model", [Classroom, LiveSession, User, EmotionSample], ids=lambda m: m.__name__)
+def test_view_on_site_answers_alike_for_another_schools_object_and_a_missing_one(
+    full_cast, client_for, model
+):
+    from django.contrib.contenttypes.models import ContentType
+
+    with scopes_disabled():
+        bobs = model._default_manager.filter(**{school_path(model): full_cast.school_b.pk}).first()
+        alices = model._default_manager.filter(**{school_path(model): full_cast.school_a.pk}).first()
+        missing_pk = model._default_manager.order_by("-pk").first().pk + 1000
+    content_type = ContentType.objects.get_for_model(model).pk
+    alice = client_for(full_cast.alice)
+
+    def answer(object_id):
+        path = f"/admin/r/{content_type}/{object_id}/"
+        response = alice.get(path)
+        # The language menu sends the user back to the page they asked for: that echoes the path, nothing more.
+        page = response.content.decode().replace(
+            f'name="next" value="{path}"', 'name="next" value="<this page>"'
+        )
+        return response.status_code, re.sub(r"[A-Za-z0-9]{64}", "<csrf token>", page)
+
+    ids = [bobs.pk, missing_pk, admin_object_id(bobs), uuid.uuid4(), admin_object_id(alices)]
+    answers = [answer(object_id) for object_id in ids]
+    assert all(a == answers[0] for a in answers), answers
+    assert answers[0][0] == 404
+
+
+def test_admin_urls_and_choices_use_uuids_not_sequential_ids(full_cast, client_for):
+    alice = client_for(full_cast.alice)
+    changelist = alice.get(_changelist(Classroom)).content.decode()
+    assert _change(full_cast.class_a) in changelist and str(full_cast.class_a.uuid) in changelist
+    assert f"/classroom/{full_cast.class_a.pk}/" not in changelist
+    assert f'value="{full_cast.class_a.uuid}"' in changelist  # the action checkbox
+    # The pk is not an address any more, the UUID is.
+    by_pk = reverse("admin:classes_classroom_change", args=[full_cast.class_a.pk])
+    assert alice.get(by_pk).status_code == 302  # "doesn't exist", like any unknown id
+    form = alice.get(_change(full_cast.class_a)).content.decode()
+    assert f'<option value="{full_cast.tom.uuid}" selected>' in form
+    assert f'<option value="{full_cast.tom.pk}"' not in form
+    assert reverse("admin:classes_classroom_history", args=[full_cast.class_a.uuid]) in form
+    assert reverse("admin:classes_classroom_delete", args=[full_cast.class_a.uuid]) in form
+    saved = alice.post(
+        _change(full_cast.class_a),
+        {
+            "name": "Physics 1A",
+            "subject": "Optics",
+            "teacher": full_cast.tom.uuid,
+            "lms_id": "",
+            **_empty_inline(),
+            "_continue": "1",
+        },
+    )
+    assert saved.status_code == 302 and saved["Location"] == _change(full_cast.class_a)
+    history = alice.get(reverse("admin:classes_classroom_history", args=[full_cast.class_a.uuid]))
+    assert history.status_code == 200 and "Changed" in history.content.decode()
+    from django.contrib.admin.models import LogEntry
+
+    assert LogEntry.objects.latest("action_time").object_id == str(full_cast.class_a.uuid)
+
+
+def test_a_school_admin_never_chooses_a_username_so_none_tells_what_other_schools_use(full_cast, client_for):
+    alice = client_for(full_cast.alice)
+    assert 'name="username"' not in alice.get(_add(User)).content.decode()
+    assert 'name="username"' not in alice.get(_change(full_cast.tom)).content.decode()
+
+    def add(email):
+        return alice.post(
+            _add(User),
+            {
+                "usable_password": "false",
+                "role": Role.STUDENT,
+                "first_name": "X",
+                "last_name": "Y",
+                "email": email,
+            },
+        )
+
+    taken_elsewhere, free = add("bea@example.net"), add("zed@example.net")  # "bea" is school B's username
+    assert taken_elsewhere.status_code == free.status_code == 302
+    with scopes_disabled():
+        names = [User.objects.get(email=e).username for e in ("bea@example.net", "zed@example.net")]
+    assert re.fullmatch(r"bea\.[a-z2-9]{4}", names[0]) and re.fullmatch(r"zed\.[a-z2-9]{4}", names[1])

@@ -24,17 +24,17 @@ def _counts(school):
         }
 
 
-def _run() -> str:
+def _run(*args) -> str:
     out = io.StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", *args, stdout=out)
     return out.getvalue()
 
 
 def test_seed_demo_builds_the_demo_school_is_idempotent_and_prints_working_logins(db, client_for):
-    first_output = _run()
+    first_output = _run("--weeks", "2")
     school = School.objects.get(slug="demo-school")
     first = _counts(school)
-    second_output = _run()
+    second_output = _run("--weeks", "2")
     assert _counts(school) == first
     assert second_output == first_output
 
@@ -49,13 +49,15 @@ def test_seed_demo_builds_the_demo_school_is_idempotent_and_prints_working_login
         undecided = [s for s in students if services.consent_status(s) is None]
         assert len(undecided) == 2
         assert all(services.has_consent(s) for s in students if s not in undecided)
-        assert first["classes"] == 2
+        assert first["classes"] == 4
         for classroom in Classroom.objects.filter(school=school):
-            statuses = sorted(classroom.sessions.values_list("status", flat=True))
-            assert statuses == sorted([SessionStatus.LIVE, SessionStatus.SCHEDULED, SessionStatus.ENDED])
-            ended = classroom.sessions.get(status=SessionStatus.ENDED)
-            assert ended.samples.exists()
+            today = classroom.name in ("Physics 10A", "History 10B")
+            assert classroom.sessions.filter(status=SessionStatus.LIVE).count() == int(today)
+            assert classroom.sessions.filter(status=SessionStatus.SCHEDULED).count() == 1
             assert not classroom.sessions.get(status=SessionStatus.SCHEDULED).samples.exists()
+            ended = classroom.sessions.filter(status=SessionStatus.ENDED)
+            assert ended.count() == 2 * 2 + int(today)  # twice a week for the term (+ yesterday's lesson)
+            assert all(session.samples.exists() for session in ended)
         # Nothing was ever recorded about students who have not consented.
         assert not EmotionSample.objects.filter(student__in=undecided).exists()
 
@@ -76,3 +78,41 @@ def test_seed_demo_refuses_usernames_of_another_school(cast):
     with pytest.raises(CommandError, match="helen.marsh"):
         _run()
     assert not School.objects.filter(slug="demo-school").exists()
+
+
+@pytest.mark.slow
+def test_the_demo_term_shows_exam_dips_monday_mornings_and_a_struggling_student(db):
+    from analytics.models import StudentSession
+
+    _run("--weeks", "12")
+    with scopes_disabled():
+        school = School.objects.get(slug="demo-school")
+        term = LiveSession.objects.filter(classroom__school=school, lms_id__startswith="demo-term-")
+        weeks = {s.started_at.isocalendar()[:2] for s in term}
+        assert len(weeks) == 12
+        samples = EmotionSample.objects.filter(session__in=term, face_count__gt=0)
+
+        def share(queryset, emotions):
+            return queryset.filter(emotion__in=emotions).count() / queryset.count()
+
+        negative = ("fear", "sad", "angry")
+        exam_weeks = samples.filter(session__title__regex=r"week (5|6|11|12)$")
+        calm_weeks = samples.filter(session__title__regex=r"week (2|3|8|9)$")
+        assert share(exam_weeks, negative) > share(calm_weeks, negative) + 0.05
+
+        rows = StudentSession.objects.filter(session__in=term)
+
+        def presence(queryset):
+            totals = [(r.present_samples, r.samples) for r in queryset]
+            return sum(p for p, _ in totals) / sum(n for _, n in totals)
+
+        monday_morning = [s.pk for s in term if s.started_at.weekday() == 0 and s.started_at.hour < 11]
+        assert monday_morning
+        assert presence(rows.filter(session__in=monday_morning)) < presence(
+            rows.exclude(session__in=monday_morning)
+        )
+
+        ravi = User.objects.get(username="ravi.patel")
+        early = samples.filter(student=ravi, session__title__regex=r"week (1|2|3)$")
+        late = samples.filter(student=ravi, session__title__regex=r"week (9|10|11|12)$")
+        assert share(late, ("fear", "sad")) > share(early, ("fear", "sad")) + 0.1

@@ -16,7 +16,7 @@ def scoped_managers():
 
     managers = []
     for model in apps.get_models():
-        if model._meta.app_label not in ("classes", "analytics"):
+        if model._meta.app_label not in ("classes", "analytics", "live", "lms"):
             continue
         for manager in model._meta.managers:
             if hasattr(manager, "with_scope"):  # made by django_scopes.ScopedManager

@@ -18,7 +18,7 @@ MIXED_CSV = (
     b"Ada Lovelace,ada@example.org\n"  # 2: new student
     b"Only A Name\n"  # 3: missing column
     b"Ada Again,ada@example.org\n"  # 4: duplicate of row 2
-    b"Bea Beta,bea@example.org\n"  # 5: a student of another school
+    b"Alice Alpha,alice@example.org\n"  # 5: the admin of this school
     b"Tom Alpha,tom@example.org\n"  # 6: a teacher of this school
     b"Nina Alpha,NINA@example.org\n"  # 7: existing student of this school, not yet in the class
     b"Bad Address,not-an-email\n"  # 8: bad email
@@ -47,14 +47,14 @@ def test_every_bad_row_is_reported_with_its_number_content_and_reason(cast, clie
     assert [(number, row) for number, row, _ in rows] == [
         ("3", "Only A Name"),
         ("4", "Ada Again,ada@example.org"),
-        ("5", "Bea Beta,bea@example.org"),
+        ("5", "Alice Alpha,alice@example.org"),
         ("6", "Tom Alpha,tom@example.org"),
         ("8", "Bad Address,not-an-email"),
     ]
     messages = [message for _, _, message in rows]
     assert messages[0] == "Expected 2 columns (name,email), found 1."
     assert messages[1] == "ada@example.org appears more than once in the file."
-    assert "bea@example.org" in messages[2] and "not a student of this school" in messages[2]
+    assert "alice@example.org" in messages[2] and "not a student of this school" in messages[2]
     assert "tom@example.org" in messages[3] and "not a student of this school" in messages[3]
     assert "not-an-email" in messages[4] and "not a valid email address" in messages[4]
 
@@ -76,10 +76,12 @@ def test_good_rows_are_imported_despite_bad_ones(cast, client_for):
             "nina@example.org",
             "grace@example.org",
         }
-        # Matched by email, not duplicated; the other school's student and the teacher were left alone.
+        # Matched by email, not duplicated; the school's admin and teacher were left alone.
         assert User.objects.filter(email="nina@example.org").count() == 1
         assert User.objects.get(email="ada@example.org").school == cast.school_a
-        assert not Enrolment.objects.filter(classroom=cast.class_a, student__in=[cast.bea, cast.tom]).exists()
+        assert not Enrolment.objects.filter(
+            classroom=cast.class_a, student__in=[cast.alice, cast.tom]
+        ).exists()
         assert Enrolment.objects.filter(classroom=cast.class_b, student=cast.bea).exists()
 
 

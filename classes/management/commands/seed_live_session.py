@@ -41,15 +41,24 @@ class Command(BaseCommand):
         parser.add_argument("--frame-rate", type=float, default=1.0)
         parser.add_argument("--presence-only", action="store_true")
         parser.add_argument(
+            "--call-capture",
+            action="store_true",
+            help="Let the teacher read the lesson's video call (the policy gets its paragraph first).",
+        )
+        parser.add_argument(
             "--cookies", action="store_true", help="Also create login sessions and print them."
         )
 
     @transaction.atomic
-    def handle(self, *args, slug, students, password, frame_rate, presence_only, cookies, **options):
+    def handle(
+        self, *args, slug, students, password, frame_rate, presence_only, call_capture, cookies, **options
+    ):
         with scopes_disabled():
             school, _ = School.objects.get_or_create(slug=slug, defaults={"name": f"{slug.title()} School"})
             school.presence_only = presence_only
             school.save(update_fields=["presence_only"])
+            if call_capture:  # before the students consent: they agree to the words that describe it
+                services.set_call_capture(school, True)
 
             def person(username, role, first, last):
                 user = User.objects.filter(username=username).first()

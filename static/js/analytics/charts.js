@@ -3,18 +3,38 @@
 (function () {
   "use strict";
 
+  // Django's JavaScript catalogue (loaded by base.html) words the charts in the page's language.
+  const gettext = window.gettext || ((text) => text);
+  const LANGUAGE = document.documentElement.lang || "en";
   const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
+  const EMOTION_LABELS = {
+    angry: gettext("angry"),
+    disgust: gettext("disgust"),
+    fear: gettext("fear"),
+    happy: gettext("happy"),
+    sad: gettext("sad"),
+    surprise: gettext("surprise"),
+    neutral: gettext("neutral"),
+  };
+  const percentFormat = new Intl.NumberFormat(LANGUAGE, { style: "percent", maximumFractionDigits: 0 });
+  const timeFormat = new Intl.DateTimeFormat(LANGUAGE, { hour: "2-digit", minute: "2-digit" });
+  const dayFormat = new Intl.DateTimeFormat(LANGUAGE, { day: "numeric", month: "short" });
   const NEGATIVE = ["angry", "disgust", "fear", "sad"];
   const css = getComputedStyle(document.documentElement);
   const colour = (name) => css.getPropertyValue("--emotion-" + name).trim() || "#888";
-  const label = (name) => name.charAt(0).toUpperCase() + name.slice(1);
-  const pct = (v) => (v === null || v === undefined ? "–" : Math.round(v * 100) + "%");
+  const label = (name) => {
+    const text = EMOTION_LABELS[name] || name;
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  };
+  const pct = (v) => (v === null || v === undefined ? "–" : percentFormat.format(v));
+  const day = (iso) => (iso ? dayFormat.format(new Date(iso)) : "");
   const signed = (v) => (v === null || v === undefined ? "–" : (v >= 0 ? "+" : "") + v.toFixed(2));
   const PRESENT = "#1b5e20";
   const STREAMING = "#5c6bc0";
   const MOOD = "#222222";
   const charts = [];
 
+  Chart.defaults.locale = LANGUAGE; // tick numbers in the page's language
   Chart.defaults.animation = false; // charts must be complete at once for print and screenshots
   Chart.defaults.font.family = css.getPropertyValue("--pico-font-family").trim() || undefined;
   Chart.defaults.maintainAspectRatio = false;
@@ -30,21 +50,21 @@
   const timeAxis = {
     type: "time",
     time: { unit: "minute", displayFormats: { minute: "HH:mm" }, tooltipFormat: "HH:mm" },
-    ticks: { maxTicksLimit: 12 },
+    ticks: { maxTicksLimit: 12, callback: (value) => timeFormat.format(new Date(value)) },
   };
   const shareAxis = (title, stacked) => ({
     stacked: stacked,
     min: 0,
     max: 1,
     title: { display: true, text: title },
-    ticks: { callback: (v) => Math.round(v * 100) + "%" },
+    ticks: { callback: (v) => percentFormat.format(v) },
   });
   const moodAxis = {
     position: "right",
     min: -1,
     max: 1,
     grid: { drawOnChartArea: false },
-    title: { display: true, text: "Mood index" },
+    title: { display: true, text: gettext("Mood index") },
   };
 
   function emotionAreas(points, x, shares) {
@@ -101,10 +121,10 @@
     if (!presenceOnly) {
       const drops = data.moments.filter((m) => m.kind === "mood_drop");
       const datasets = emotionAreas(t, x, (p) => p.shares);
-      datasets.push(moodLine(t, x, "mood", "Mood index"));
+      datasets.push(moodLine(t, x, "mood", gettext("Mood index")));
       datasets.push({
         type: "scatter",
-        label: "Mood drop",
+        label: gettext("Mood drop"),
         data: drops.map((m) => ({ x: m.minute, y: t[m.index].mood, note: m.label })),
         yAxisID: "mood",
         pointStyle: "triangle",
@@ -119,7 +139,7 @@
         data: { datasets: datasets },
         options: {
           interaction: { mode: "index", intersect: false },
-          scales: { x: timeAxis, y: shareAxis("Share of frames", true), mood: moodAxis },
+          scales: { x: timeAxis, y: shareAxis(gettext("Share of frames"), true), mood: moodAxis },
           plugins: {
             tooltip: {
               ...shareTooltip,
@@ -133,13 +153,16 @@
       });
     }
     const dips = data.moments.filter((m) => m.kind === "presence_dip");
+    // Everyone the class figures count: students' own cameras and the video call's anonymous participants.
+    const streaming = (p) => p.students_streaming + (p.participants_streaming ?? 0);
+    const present = (p) => p.students_present + (p.participants_present ?? 0);
     make(document.getElementById("presence-chart"), {
       type: "line",
       data: {
         datasets: [
           {
-            label: "Students streaming",
-            data: t.map((p) => ({ x: p.minute, y: p.students_streaming })),
+            label: gettext("Students streaming"),
+            data: t.map((p) => ({ x: p.minute, y: streaming(p) })),
             borderColor: STREAMING,
             backgroundColor: STREAMING,
             borderDash: [6, 3],
@@ -147,8 +170,8 @@
             stepped: true,
           },
           {
-            label: "Face visible",
-            data: t.map((p) => ({ x: p.minute, y: p.students_present })),
+            label: gettext("Face visible"),
+            data: t.map((p) => ({ x: p.minute, y: present(p) })),
             borderColor: PRESENT,
             backgroundColor: PRESENT + "33",
             fill: true,
@@ -157,8 +180,8 @@
           },
           {
             type: "scatter",
-            label: "Presence dip",
-            data: dips.map((m) => ({ x: m.minute, y: t[m.index].students_present, note: m.label })),
+            label: gettext("Presence dip"),
+            data: dips.map((m) => ({ x: m.minute, y: present(t[m.index]), note: m.label })),
             pointStyle: "triangle",
             rotation: 180,
             radius: 9,
@@ -171,7 +194,7 @@
         interaction: { mode: "index", intersect: false },
         scales: {
           x: timeAxis,
-          y: { min: 0, suggestedMax: data.overall.students_enrolled, title: { display: true, text: "Students" } },
+          y: { min: 0, suggestedMax: data.overall.students_enrolled, title: { display: true, text: gettext("Students") } },
         },
         plugins: {
           tooltip: {
@@ -213,8 +236,8 @@
               mode: "index",
               displayColors: false,
               callbacks: {
-                title: (items) => new Date(items[0].label).toTimeString().slice(0, 5),
-                label: (ctx) => (presenceOnly ? "Presence " : "Negative ") + pct(ctx.parsed.y),
+                title: (items) => timeFormat.format(new Date(items[0].label)),
+                label: (ctx) => (presenceOnly ? gettext("Presence") : gettext("Negative")) + " " + pct(ctx.parsed.y),
               },
             },
           },
@@ -226,7 +249,7 @@
   // --- student history ---------------------------------------------------------------------------------
   function studentHistory(data) {
     const s = data.sessions;
-    const labels = s.map((item) => (item.started_at || "").slice(0, 10) + " " + item.title);
+    const labels = s.map((item) => day(item.started_at) + " " + item.title);
     if (!data.presence_only) {
       const datasets = EMOTIONS.map((e) => ({
         type: "bar",
@@ -239,7 +262,7 @@
       }));
       datasets.push({
         type: "line",
-        label: "Negative share",
+        label: gettext("Negative share"),
         data: s.map((item) => item.negative_share),
         borderColor: MOOD,
         backgroundColor: MOOD,
@@ -252,7 +275,7 @@
         data: { labels: labels, datasets: datasets },
         options: {
           interaction: { mode: "index", intersect: false },
-          scales: { x: { stacked: true }, y: shareAxis("Share of frames", true) },
+          scales: { x: { stacked: true }, y: shareAxis(gettext("Share of frames"), true) },
           plugins: { tooltip: shareTooltip },
         },
       });
@@ -263,7 +286,7 @@
         labels: labels,
         datasets: [
           {
-            label: "Minutes with face visible",
+            label: gettext("Minutes with face visible"),
             data: s.map((item) => item.presence_share),
             backgroundColor: PRESENT,
             yAxisID: "y",
@@ -271,7 +294,7 @@
         ],
       },
       options: {
-        scales: { y: shareAxis("Presence", false) },
+        scales: { y: shareAxis(gettext("Presence"), false) },
         plugins: { tooltip: shareTooltip },
       },
     });
@@ -283,14 +306,14 @@
     const x = (p) => p.minute;
     if (!data.presence_only) {
       const datasets = emotionAreas(m, x, (p) => p.shares);
-      datasets.push(moodLine(m, x, "mood", "Student's mood"));
-      datasets.push(moodLine(m, x, "class_mood", "Class mood", [5, 4]));
+      datasets.push(moodLine(m, x, "mood", gettext("Student's mood")));
+      datasets.push(moodLine(m, x, "class_mood", gettext("Class mood"), [5, 4]));
       make(document.getElementById("student-mood-chart"), {
         type: "line",
         data: { datasets: datasets },
         options: {
           interaction: { mode: "index", intersect: false },
-          scales: { x: timeAxis, y: shareAxis("Share of frames", true), mood: moodAxis },
+          scales: { x: timeAxis, y: shareAxis(gettext("Share of frames"), true), mood: moodAxis },
           plugins: { tooltip: shareTooltip },
         },
       });
@@ -300,25 +323,25 @@
       data: {
         datasets: [
           {
-            label: "Share of frames with a face",
+            label: gettext("Share of frames with a face"),
             data: m.map((p) => ({ x: p.minute, y: p.presence_share })),
             backgroundColor: PRESENT,
             yAxisID: "y",
           },
         ],
       },
-      options: { scales: { x: timeAxis, y: shareAxis("Presence", false) }, plugins: { tooltip: shareTooltip } },
+      options: { scales: { x: timeAxis, y: shareAxis(gettext("Presence"), false) }, plugins: { tooltip: shareTooltip } },
     });
   }
 
   // --- school report -------------------------------------------------------------------------------------
   function schoolReport(data) {
     const w = data.weeks;
-    const weekLabels = w.map((item) => "Week of " + item.week_start);
+    const weekLabels = w.map((item) => gettext("Week of %(day)s").replace("%(day)s", day(item.week_start)));
     const trend = [
       {
         type: "line",
-        label: "Presence",
+        label: gettext("Presence"),
         data: w.map((item) => item.presence_share),
         borderColor: PRESENT,
         backgroundColor: PRESENT,
@@ -327,7 +350,7 @@
       },
       {
         type: "line",
-        label: "Attendance",
+        label: gettext("Attendance"),
         data: w.map((item) => item.attendance_rate),
         borderColor: STREAMING,
         backgroundColor: STREAMING,
@@ -339,7 +362,7 @@
     if (!data.presence_only) {
       trend.push({
         type: "line",
-        label: "Negative share",
+        label: gettext("Negative share"),
         data: w.map((item) => item.negative_share),
         borderColor: colour("sad"),
         backgroundColor: colour("sad"),
@@ -352,7 +375,7 @@
       data: { labels: weekLabels, datasets: trend },
       options: {
         interaction: { mode: "index", intersect: false },
-        scales: { y: shareAxis("Share", false) },
+        scales: { y: shareAxis(gettext("Share"), false) },
         plugins: { tooltip: shareTooltip },
       },
     });
@@ -408,7 +431,7 @@
         root.dataset.chartsReady = "error";
         const note = document.createElement("p");
         note.className = "notice error";
-        note.textContent = "The charts could not be loaded (" + error.message + "); the tables below still hold every number.";
+        note.textContent = gettext("The charts could not be loaded (%(error)s); the tables below still hold every number.").replace("%(error)s", error.message);
         root.prepend(note);
       });
   });

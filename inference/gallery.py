@@ -1,0 +1,292 @@
+"""Finding every face of a video call's gallery view in one large frame (a screen capture up to 1920x1080).
+
+BlazeFace sees its input at 128x128 px: a 1080p frame shrunk whole turns a 5x5 gallery's 60-120 px faces into
+4-8 px, far below the ~16 px the model needs. So the frame is searched at two scales:
+
+- fine: the frame is downscaled once so that a window of 128x128 covers `fine_window` of the frame's height (0.4:
+  ~430 px of a 1080p frame, where gallery faces of 45-150 px become 13-45 px, the model's comfortable range), and
+  cut into overlapping windows (overlap `overlap` of a window, so that every face up to that size lies whole in
+  at least one window): 24 windows for 1920x1080;
+- coarse: windows as tall as the frame, for the large faces of a 2x2 gallery or a speaker view (3 windows at 16:9).
+
+All windows of a frame go through one interpreter call (blazeface.py). Each window's raw detections are merged as
+MediaPipe merges them (weighted NMS), then the windows' results are merged with each other: a face cut by a window's
+inner edge is also seen whole by a neighbouring window (the overlap guarantees it up to the fine scale's largest
+faces) and the whole view wins; among the rest, overlapping boxes (IoU > 0.3, or one mostly inside another) are one
+face and the best-scored box is kept.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .blazeface import BlazeFace, intersection_matrix, iou_matrix, weighted_nms
+from .detector import Detection
+from .model_cards import EMOTIONS
+
+cv2.setNumThreads(1)
+
+# Higher than the webcam path's 0.5: over 20 test galleries (540 faces) and 5 slides, detections scoring 0.5-0.55
+# were mostly dark corners and name labels, while only 4 of 538 found faces scored below 0.55.
+GALLERY_MIN_SCORE = 0.55
+
+
+@dataclass(frozen=True)
+class Window:
+    x: int  # left edge in the scaled frame
+    y: int
+    scale: float  # scaled frame px per frame px
+    level: str  # "fine" or "coarse"
+
+
+def window_starts(length: int, size: int, overlap: int) -> list[int]:
+    """Evenly spread window starts covering [0, length) with windows of `size` overlapping by at least `overlap`."""
+    if length <= size:
+        return [0]
+    count = math.ceil((length - overlap) / (size - overlap))
+    return [round(index * (length - size) / (count - 1)) for index in range(count)]
+
+
+class _Pyramid:
+    """Downscaled copies of a frame. OpenCV's area interpolation is fast for exact halves (~0.5 ms for 1080p) and
+    slow for other ratios (~6 ms for 1080p to 0.3x), so: halve by area while the target is at most half the size,
+    then finish with bilinear, which aliases little over the remaining less-than-2x step."""
+
+    def __init__(self, rgb: np.ndarray):
+        self.halves = [rgb]
+
+    def scaled(self, scale: float) -> np.ndarray:
+        halvings = 0
+        while scale * 2 ** (halvings + 1) <= 1.0 and min(self.halves[0].shape[:2]) >> (halvings + 1) >= 1:
+            halvings += 1
+        while len(self.halves) <= halvings:
+            previous = self.halves[-1]
+            half = (max(1, previous.shape[1] // 2), max(1, previous.shape[0] // 2))
+            self.halves.append(cv2.resize(previous, half, interpolation=cv2.INTER_AREA))
+        base = self.halves[halvings]
+        height, width = self.halves[0].shape[:2]
+        target = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if (base.shape[1], base.shape[0]) == target:
+            return base
+        return cv2.resize(base, target, interpolation=cv2.INTER_LINEAR)
+
+
+class GalleryDetector:
+    """All faces of one large frame. Not thread-safe (one interpreter): the engine gives each thread its own."""
+
+    def __init__(
+        self,
+        models_dir: Path,
+        min_score: float = GALLERY_MIN_SCORE,
+        min_face_size: int = 20,
+        fine_window: float = 0.4,
+        overlap: float = 0.25,
+    ):
+        self.model = BlazeFace(models_dir, "short", min_score)
+        self.size = self.model.size
+        self.min_face_size = min_face_size
+        self.fine_window = fine_window
+        self.overlap = overlap
+        self.last_windows = 0
+
+    def plan(self, width: int, height: int) -> list[tuple[float, list[Window]]]:
+        """Per scale: (scale, windows). The fine scale never enlarges the frame: a small frame is searched at its
+        own resolution (its faces are then at least as large, relative to a window, as in a 1080p capture)."""
+        size = self.size
+        scales = []
+        fine = min(1.0, size / (self.fine_window * min(width, height)))
+        coarse = size / min(width, height)
+        for level, scale in (("fine", fine), ("coarse", coarse)):
+            if level == "coarse" and coarse >= fine * 0.75:
+                break  # the fine windows already see the whole frame at about this scale
+            scaled_w, scaled_h = max(1, round(width * scale)), max(1, round(height * scale))
+            overlap = round(size * self.overlap)
+            windows = [
+                Window(x, y, scale, level)
+                for y in window_starts(scaled_h, size, overlap)
+                for x in window_starts(scaled_w, size, overlap)
+            ]
+            scales.append((scale, windows))
+        return scales
+
+    def detect(self, rgb: np.ndarray) -> tuple[list[Detection], dict[str, float]]:
+        """Faces in frame pixels, and the ms spent detecting (resize + model + decode) and merging."""
+        started = time.perf_counter()
+        height, width = rgb.shape[:2]
+        size = self.size
+        pyramid = _Pyramid(rgb)
+        windows, found = [], []
+        for scale, level_windows in self.plan(width, height):
+            # The model takes [-1, 1] floats; converting the scaled frame once beats converting overlapping windows.
+            scaled = pyramid.scaled(scale).astype(np.float32) * (2 / 255) - 1
+            for window in level_windows:
+                cut = scaled[window.y : window.y + size, window.x : window.x + size]
+                if cut.shape[:2] != (size, size):  # a frame smaller than a window: pad with black
+                    padded = np.full((size, size, 3), -1, np.float32)
+                    padded[: cut.shape[0], : cut.shape[1]] = cut
+                    cut = padded
+                # One window per call: measured faster per window than batches (which overflow the caches).
+                found.extend(self.model.detect_scaled(cut[np.newaxis]))
+                windows.append(window)
+        detected = time.perf_counter()
+        boxes, scores, cut_off, coarse = [], [], [], []
+        for window, (window_boxes, window_scores) in zip(windows, found, strict=True):
+            if not len(window_boxes):
+                continue
+            merged, merged_scores = weighted_nms(window_boxes, window_scores)
+            # Edges of the window that are not the frame's edge: a face touching one is seen only in part.
+            scaled_w, scaled_h = round(width * window.scale), round(height * window.scale)
+            inner = np.array(
+                [window.x > 0, window.y > 0, window.x + size < scaled_w, window.y + size < scaled_h], bool
+            )
+            margin = 2.0
+            touching = np.stack(
+                [
+                    merged[:, 0] <= margin,
+                    merged[:, 1] <= margin,
+                    merged[:, 2] >= size - margin,
+                    merged[:, 3] >= size - margin,
+                ],
+                axis=1,
+            )
+            cut_off.append((touching & inner).any(axis=1))
+            coarse.append(np.full(len(merged), window.level == "coarse"))
+            offset = np.array([window.x, window.y, window.x, window.y], np.float32)
+            boxes.append((merged + offset) / window.scale)
+            scores.append(merged_scores)
+        detections = []
+        refined = 0
+        if boxes:
+            kept = self._merge(
+                np.concatenate(boxes), np.concatenate(scores), np.concatenate(cut_off), np.concatenate(coarse)
+            )
+            kept, refined = self._refine(kept, pyramid, self.plan(width, height), width, height)
+            detections = self._to_detections(kept, width, height)
+        merged_at = time.perf_counter()
+        self.last_windows = len(windows) + refined  # for benchmarks
+        return detections, {"detect": (detected - started) * 1000, "merge": (merged_at - detected) * 1000}
+
+    @staticmethod
+    def _merge(
+        boxes: np.ndarray, scores: np.ndarray, cut_off: np.ndarray, coarse: np.ndarray
+    ) -> list[tuple[np.ndarray, float, bool]]:
+        """One (box, score, precise) per face. Whole fine views first, then whole coarse ones, then cut-off views,
+        by score within each: a cut-off view only survives where no whole view of that face exists. `precise` is
+        False for a coarse or cut-off view (its box is rough: `_refine` looks again)."""
+        order = np.lexsort((-scores, coarse, cut_off))
+        boxes, scores, rough = boxes[order], scores[order], (cut_off | coarse)[order]
+        overlap = iou_matrix(boxes, boxes)
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        inside = intersection_matrix(boxes, boxes) / np.maximum(
+            np.minimum(areas[:, None], areas[None, :]), 1e-9
+        )
+        same_face = (overlap > 0.3) | (inside > 0.6)
+        alive = np.ones(len(boxes), bool)
+        kept = []
+        for index in range(len(boxes)):
+            if alive[index]:
+                kept.append((boxes[index], float(scores[index]), not rough[index]))
+                alive &= ~same_face[index]
+        return kept
+
+    def _refine(self, kept, pyramid, plan, width: int, height: int):
+        """Look again at faces seen only roughly: a face larger than the fine windows' overlap can be cut by every
+        fine window, and the coarse view of a 100-150 px face boxes it loosely (measured: 176 px for a 118 px face).
+        One window centred on the face, at the finest scale where it fills at most 45% of the window, gives the
+        precise box; only such faces cost a window (none in 5x5 and 7x7 1080p galleries, a few in a 4x4)."""
+        size = self.size
+        scales = sorted({scale for scale, _ in plan}, reverse=True)
+        if len(scales) == 2:
+            scales.insert(1, math.sqrt(scales[0] * scales[1]))
+        scaled_frames: dict[float, np.ndarray] = {}
+        result, refined = [], 0
+        for box, score, precise in kept:
+            if precise:
+                result.append((box, score))
+                continue
+            side = max(box[2] - box[0], box[3] - box[1])
+            scale = next((s for s in scales if side * s <= 0.45 * size), scales[-1])
+            if scale not in scaled_frames:
+                scaled_frames[scale] = pyramid.scaled(scale)
+            frame = scaled_frames[scale]
+            frame_h, frame_w = frame.shape[:2]
+            cx, cy = (box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale
+            x0 = int(min(max(0, round(cx - size / 2)), max(0, frame_w - size)))
+            y0 = int(min(max(0, round(cy - size / 2)), max(0, frame_h - size)))
+            window = np.full((size, size, 3), -1, np.float32)
+            cut = frame[y0 : y0 + size, x0 : x0 + size].astype(np.float32) * (2 / 255) - 1
+            window[: cut.shape[0], : cut.shape[1]] = cut
+            found_boxes, found_scores = self.model.detect_scaled(window[np.newaxis])[0]
+            refined += 1
+            if len(found_boxes):
+                found_boxes, found_scores = weighted_nms(found_boxes, found_scores)
+                found_boxes = (found_boxes + np.array([x0, y0, x0, y0], np.float32)) / scale
+                overlap = iou_matrix(box[np.newaxis], found_boxes)[0]
+                best = int(overlap.argmax())
+                if overlap[best] > 0.3:
+                    box, score = found_boxes[best], float(found_scores[best])
+            result.append((box, score))
+        return result, refined
+
+    def _to_detections(self, kept, width: int, height: int) -> list[Detection]:
+        detections = []
+        for box, score in kept:
+            x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+            x1, y1 = min(width, int(round(box[2]))), min(height, int(round(box[3])))
+            if min(x1 - x0, y1 - y0) >= self.min_face_size:
+                detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score))
+        detections.sort(key=lambda d: (d.box[1], d.box[0]))
+        return detections
+
+
+@dataclass(eq=False)
+class GalleryFace:
+    """One face of a gallery frame. `participant` is set by `tracking.ParticipantTracker.update`."""
+
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    score: float  # detection score
+    probabilities: tuple[float, ...] | None  # 7 values in EMOTIONS order; None in presence-only mode
+    emotion: str | None
+    confidence: float | None
+    embedding: np.ndarray = field(
+        repr=False
+    )  # appearance vector (appearance.py); in memory only, never stored
+    participant: int | None = None
+
+    @property
+    def area(self) -> int:
+        return self.box[2] * self.box[3]
+
+    def to_dict(self) -> dict:
+        """JSON-ready, without the appearance vector."""
+        data = {
+            "box": list(self.box),
+            "score": self.score,
+            "emotion": self.emotion,
+            "confidence": self.confidence,
+            "probabilities": None,
+            "participant": self.participant,
+        }
+        if self.probabilities is not None:
+            data["probabilities"] = dict(zip(EMOTIONS, self.probabilities, strict=True))
+        return data
+
+
+@dataclass
+class GalleryResult:
+    width: int
+    height: int
+    faces: list[GalleryFace]
+    timings: dict[str, float]  # ms per stage: decode, detect, merge, classify, embed, total
+
+    def to_dict(self) -> dict:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "faces": [face.to_dict() for face in self.faces],
+            "timings": dict(self.timings),
+        }

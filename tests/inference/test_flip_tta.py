@@ -1,0 +1,106 @@
+"""Flip test-time augmentation: each face is classified with its mirror image in the same interpreter call and the
+two rows averaged, on every path that classifies a batch; it is on by default and can be turned off."""
+
+import cv2
+import numpy as np
+import pytest
+
+from inference import Engine
+from inference.classifier import EmotionClassifier
+from inference.engine import crop_face, to_model_colour
+from inference.evaluate import load_labelled_folder, read_gray
+from inference.model_cards import FER_EMOTION_MODEL, find_card, flip_tta_setting
+from inference.paths import models_dir
+
+from ..faces import has_shared, multi_face_photo, portrait
+from .conftest import DEV
+
+MULTI_FACE = multi_face_photo()
+
+
+@pytest.fixture(scope="module")
+def card():
+    return find_card(FER_EMOTION_MODEL, models_dir())
+
+
+@pytest.fixture(scope="module")
+def dev_faces():
+    """Three FER2013 dev crops per class; on a plain clone, grey crops of the public-domain portraits."""
+    if not has_shared("fer2013-dev"):
+        return [np.asarray(portrait(index, 48).convert("L")) for index in range(6)]
+    data = load_labelled_folder(DEV)
+    picked = np.concatenate([np.flatnonzero(data.labels == label)[:3] for label in range(7)])
+    return read_gray([data.paths[i] for i in picked])
+
+
+class CountingInterpreter:
+    """Wraps a TFLite interpreter and records the batch size of every invoke."""
+
+    def __init__(self, interpreter):
+        self._interpreter, self.batches, self._rows = interpreter, [], None
+
+    def set_tensor(self, index, value):
+        self._rows = len(value)
+        self._interpreter.set_tensor(index, value)
+
+    def invoke(self):
+        self.batches.append(self._rows)
+        self._interpreter.invoke()
+
+    def __getattr__(self, name):
+        return getattr(self._interpreter, name)
+
+
+def test_flip_tta_averages_each_face_with_its_mirror_in_one_interpreter_call(card, dev_faces):
+    plain = EmotionClassifier(card, flip_tta=False)
+    tta = EmotionClassifier(card, flip_tta=True)
+    counting = tta._interpreter = CountingInterpreter(tta._interpreter)
+
+    averaged = tta.classify(dev_faces)
+    assert counting.batches == [2 * len(dev_faces)]  # faces and mirrors together, one call
+    mirrored = [cv2.flip(face, 1) for face in dev_faces]
+    expected = (plain.classify(dev_faces) + plain.classify(mirrored)) / 2
+    np.testing.assert_allclose(averaged, expected, atol=1e-6)
+    assert not np.allclose(averaged, plain.classify(dev_faces), atol=1e-3)  # it does change the answer
+    np.testing.assert_allclose(averaged.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_a_face_and_its_mirror_image_get_the_same_probabilities_with_flip_tta(card, dev_faces):
+    tta = EmotionClassifier(card, flip_tta=True)
+    mirrored = [cv2.flip(face, 1) for face in dev_faces]
+    np.testing.assert_allclose(tta.classify(dev_faces), tta.classify(mirrored), atol=1e-6)
+    plain = EmotionClassifier(card, flip_tta=False)
+    assert not np.allclose(plain.classify(dev_faces), plain.classify(mirrored), atol=1e-3)
+
+
+def test_the_engine_serves_with_flip_tta_by_default_on_the_live_and_the_batch_path(monkeypatch):
+    monkeypatch.delenv("FERMONITOR_FLIP_TTA", raising=False)
+    engine = Engine()
+    assert engine.flip_tta is True and engine.card.flip_tta is True
+    live = engine.analyze(MULTI_FACE)
+    batch = engine.analyze_batch([MULTI_FACE, MULTI_FACE])
+    assert len(live.faces) >= 2
+    assert [f.probabilities for f in batch[0].faces] == [f.probabilities for f in live.faces]
+
+    # The same faces, classified by hand: each crop and its mirror, averaged.
+    rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(MULTI_FACE, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    crops = [to_model_colour(crop_face(rgb, face.box, engine.card.crop), "gray") for face in live.faces]
+    plain = EmotionClassifier(engine.card, flip_tta=False)
+    expected = (plain.classify(crops) + plain.classify([cv2.flip(c, 1) for c in crops])) / 2
+    np.testing.assert_allclose([f.probabilities for f in live.faces], expected, atol=1e-5)
+
+
+def test_flip_tta_is_switched_off_by_the_engine_argument_or_the_environment(card, monkeypatch, dev_faces):
+    plain = EmotionClassifier(card, flip_tta=False).classify(dev_faces)
+    assert Engine(flip_tta=False).flip_tta is False
+    np.testing.assert_allclose(Engine(flip_tta=False).classify_faces(dev_faces), plain, atol=1e-9)
+
+    monkeypatch.setenv("FERMONITOR_FLIP_TTA", "0")
+    engine = Engine()
+    assert engine.flip_tta is False
+    np.testing.assert_allclose(engine.classify_faces(dev_faces), plain, atol=1e-9)
+    assert Engine(flip_tta=True).flip_tta is True  # an explicit argument wins over the environment
+
+    monkeypatch.setenv("FERMONITOR_FLIP_TTA", "sometimes")
+    with pytest.raises(ValueError, match="FERMONITOR_FLIP_TTA='sometimes'"):
+        flip_tta_setting(None, card)
