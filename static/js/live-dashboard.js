@@ -39,7 +39,13 @@ const chart = new window.Chart(document.getElementById("mood-chart"), {
     // Points only while there are too few buckets to draw a line (scriptable, so it follows the data).
     elements: { point: { radius: (ctx) => (ctx.dataset.data.length < 4 ? 3 : 0) } },
     scales: {
-      x: { type: "time", time: { tooltipFormat: "HH:mm:ss" }, ticks: { callback: (value) => time(new Date(value)) } },
+      // A young lesson spans a few minutes, so Chart.js puts ticks every 15 or 30 s: labelled by the minute alone
+      // they would read "10:13, 10:13, 10:13". Seconds are shown whenever a tick falls between whole minutes.
+      x: {
+        type: "time",
+        time: { tooltipFormat: "HH:mm:ss" },
+        ticks: { callback: (value, index, ticks) => time(new Date(value), ticks.some((t) => t.value % 60000 !== 0)) },
+      },
       y: { stacked: !presenceOnly, min: 0, max: 1, ticks: { format: { style: "percent" } } },
       ...(presenceOnly ? {} : { yIndex: { min: 0, max: 1, display: false } }),
     },

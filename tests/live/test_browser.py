@@ -12,6 +12,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 
+# The dashboard's own chart (its options and tick labels), given 3 minutes of 10-second buckets; returns the
+# x-axis labels it draws. The next snapshot redraws the real data.
+YOUNG_LESSON_AXIS = """() => {
+  const chart = Chart.getChart(document.getElementById("mood-chart"));
+  const start = Math.floor(Date.now() / 60000) * 60000;
+  for (const dataset of chart.data.datasets) {
+    dataset.data = Array.from({ length: 19 }, (_, i) => ({ x: start + i * 10000, y: 0.5 }));
+  }
+  chart.update("none");
+  return chart.scales.x.ticks.map((tick) => tick.label);
+}"""
+
 
 def write_y4m(photo, path, size=(640, 480), frames=10):
     """A Y4M clip (what Chromium's fake camera plays in a loop) of one still photo, 4:2:0 planar."""
@@ -105,6 +117,9 @@ def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion
         teacher_page.wait_for_function(
             "Number(document.getElementById('live-dashboard').dataset.snapshots) >= 2"
         )
+        # A lesson three minutes old: its time axis names each tick once (ticks every 15-30 s need seconds).
+        labels = teacher_page.evaluate(YOUNG_LESSON_AXIS)
+        assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
         student_page.screenshot(path=str(tmp_path / "student-join.png"), full_page=True)
         teacher_page.screenshot(path=str(tmp_path / "teacher-dashboard.png"), full_page=True)
 
