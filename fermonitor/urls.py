@@ -18,3 +18,6 @@ urlpatterns = [
 ]
 
 admin.site = admin_site
+
+# A database outage answers 503 with Retry-After, anything else 500; neither page touches the database.
+handler500 = "classes.errors.server_error"

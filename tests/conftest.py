@@ -40,6 +40,20 @@ from django_scopes import scopes_disabled  # noqa: E402
 PASSWORD = "fermonitor-test-pass"
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, the test database is a file (one per xdist worker), as the zero-setup server's is, not Django's
+    default shared-cache in-memory database. In shared cache, a thread that writes a table another thread is
+    reading fails at once with "database table is locked" instead of waiting out the busy timeout; that made the
+    background-thread tests (outbox delivery, sample writer) fail now and then under load, where the server on
+    its file database would simply wait."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and not database.get("TEST", {}).get("NAME"):
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.getbasetemp() / "test-db.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
+from classes import errors
 from classes.services import TransitionError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,16 @@ def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def database_unavailable_response() -> Response:
+    """The database is unreachable (an outage, a failover): 503 with Retry-After, so clients retry."""
+    response = Response(
+        error_body("database_unavailable", errors.database_unavailable_message()),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
+    return response
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     error = {"code": code, "message": message}
     if fields is not None:
@@ -76,6 +87,9 @@ def _translate(exc):
 def api_exception_handler(exc, context):
     exc = _translate(exc)
     response = exception_handler(exc, context)
+    if response is None and errors.database_unavailable(exc):
+        logger.warning("API request while the database is unreachable: %s", exc)
+        return database_unavailable_response()
     if response is None:
         logger.exception("Unhandled API error", exc_info=exc)
         return Response(
