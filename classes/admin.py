@@ -4,11 +4,13 @@ kept inside their school."""
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .admin_site import (
     SchoolScopedAdmin,
-    SchoolScopedInline,
     SchoolScopedMixin,
     UuidUrlsMixin,
     school_admin_of,
@@ -134,20 +136,35 @@ class StudentChoicesOnly:
         return field
 
 
-class EnrolmentInline(StudentChoicesOnly, SchoolScopedInline):
-    model = Enrolment
-    fields = ("student", "enrolled_at")
-    readonly_fields = ("enrolled_at",)
-
-
 @admin.register(Classroom, site=site)
 class ClassroomAdmin(SchoolScopedAdmin):
     list_display = ("name", "subject", "teacher", "school", "created_at")
     list_select_related = ("teacher", "school")
     search_fields = ("name", "subject", "lms_id")
     list_filter = ("school",)
-    fields = ("school", "name", "subject", "teacher", "lms_id")
-    inlines = (EnrolmentInline,)
+    fields = ("school", "name", "subject", "teacher", "lms_id", "enrolled_students")
+    # The students are listed here and enrolled on the Enrolment pages, not in an inline: an inline form carries
+    # each row's and the class's sequential pk in hidden inputs, which the admin otherwise never shows.
+    readonly_fields = ("enrolled_students",)
+
+    @admin.display(description=_("Students"))
+    def enrolled_students(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        students = [enrolment.student for enrolment in obj.enrolments.select_related("student")]
+        add = reverse("admin:classes_enrolment_add")
+        listing = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (
+                    reverse("admin:classes_user_change", args=[student.uuid]),
+                    student.get_full_name() or student,
+                )
+                for student in sorted(students, key=lambda s: (s.last_name, s.first_name, s.username))
+            ),
+        )
+        return format_html('{} <a href="{}">{}</a>', listing or _("none yet"), add, _("Enrol a student"))
 
 
 @admin.register(Enrolment, site=site)

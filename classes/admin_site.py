@@ -13,9 +13,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from . import admin_ids
 from .models import School, User
 
 
@@ -230,14 +232,63 @@ class SchoolScopedMixin:
 
 
 def admin_object_id(obj) -> str:
-    """What the admin puts in an object's URLs: its UUID where the model has one (sequential ids would tell how
-    many rows every school has together), else its primary key."""
+    """What the admin puts in an object's URLs: its UUID where the model has one, else a keyed permutation of its
+    primary key (admin_ids.py). Never the pk itself: sequential ids would tell how many rows every school has
+    together."""
     value = getattr(obj, "uuid", None)
-    return str(value) if isinstance(value, uuid.UUID) else str(obj.pk)
+    return str(value) if isinstance(value, uuid.UUID) else admin_ids.encode(obj._meta.label_lower, obj.pk)
 
 
 def has_uuid(model) -> bool:
     return any(field.name == "uuid" for field in model._meta.fields)
+
+
+def id_lookup(model, value) -> dict | None:
+    """The filter that finds the row an admin id names (a UUID, or an admin_ids token for a model without one),
+    or None when the value cannot be such an id (a bare pk, garbage)."""
+    if has_uuid(model):
+        try:
+            return {"uuid": uuid.UUID(str(value))}
+        except ValueError:
+            return None
+    pk = admin_ids.decode(model._meta.label_lower, str(value))
+    return None if pk is None else {"pk": pk}
+
+
+def visible_pks(model_admin, request, values) -> list[int]:
+    """The pks of the rows, among those named by admin ids, that this admin shows the user."""
+    model = model_admin.model
+    lookups = [lookup for lookup in (id_lookup(model, value) for value in values) if lookup is not None]
+    if not lookups:
+        return []
+    field = "uuid" if has_uuid(model) else "pk"
+    wanted = [lookup[field] for lookup in lookups]
+    return list(
+        model_admin.get_queryset(request).filter(**{f"{field}__in": wanted}).values_list("pk", flat=True)
+    )
+
+
+def _read_only_link(self, remote_field, remote_obj):
+    """`AdminReadonlyField.get_admin_url` with the admin id in place of the pk."""
+    opts = remote_field.model._meta
+    try:
+        url = reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=[quote(admin_object_id(remote_obj))],
+            current_app=self.model_admin.admin_site.name,
+        )
+    except NoReverseMatch:
+        return str(remote_obj)
+    return format_html('<a href="{}">{}</a>', url, remote_obj)
+
+
+def link_read_only_relations_by_admin_id() -> None:
+    """A read-only foreign key (every field of a sample, a minute, a consent, a delivery) is shown as a link that
+    Django builds from the related row's pk: a sequential id in the page, and for a model addressed by UUID a link
+    that finds nothing. Django has no per-admin hook for it, so ClassesConfig.ready() swaps the one method."""
+    from django.contrib.admin import helpers
+
+    helpers.AdminReadonlyField.get_admin_url = _read_only_link
 
 
 class UuidModelChoiceField(forms.ModelChoiceField):
@@ -293,21 +344,19 @@ class UuidChangeList(ChangeList):
 
 
 class UuidUrlsMixin:
-    """Admin URLs (change, history, delete, "view on site", the log) address objects by UUID where the model has
-    one; foreign-key choices carry UUIDs too, so the related-object links built from them work. The pk is never
-    accepted in a URL of such a model, so ids cannot be probed."""
+    """Admin URLs (change, history, delete, "view on site", the log) and selection boxes address objects by UUID
+    where the model has one, else by its admin_ids token; foreign-key choices carry UUIDs too, so the
+    related-object links built from them work. A pk is never accepted in a URL, so ids cannot be counted or
+    probed."""
 
     def get_object(self, request, object_id, from_field=None):
-        if from_field is not None or not has_uuid(self.model):
+        if from_field is not None:
             return super().get_object(request, object_id, from_field)
-        try:
-            value = uuid.UUID(str(object_id))
-        except ValueError:
-            return None
-        return self.get_queryset(request).filter(uuid=value).first()
+        lookup = id_lookup(self.model, object_id)
+        return None if lookup is None else self.get_queryset(request).filter(**lookup).first()
 
     def get_changelist(self, request, **kwargs):
-        return UuidChangeList if has_uuid(self.model) else super().get_changelist(request, **kwargs)
+        return UuidChangeList
 
     def action_checkbox(self, obj):
         # The changelist's selection boxes (and the delete confirmation) carry the UUID as well.
@@ -325,16 +374,9 @@ class UuidUrlsMixin:
     def response_action(self, request, queryset):
         from django.contrib.admin import helpers
 
-        if has_uuid(self.model):
-            values = []
-            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-                try:
-                    values.append(uuid.UUID(value))
-                except ValueError:
-                    continue  # a pk or garbage selects nothing
-            pks = self.get_queryset(request).filter(uuid__in=values).values_list("pk", flat=True)
-            request.POST = request.POST.copy()
-            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, [str(pk) for pk in pks])
+        pks = visible_pks(self, request, request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
+        request.POST = request.POST.copy()
+        request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, [str(pk) for pk in pks])
         return super().response_action(request, queryset)
 
     def get_view_on_site_url(self, obj=None):
@@ -352,7 +394,7 @@ class UuidUrlsMixin:
 
     def _uuid_redirect(self, response, obj):
         # Django builds "save and continue editing" and "save and add another" redirects from obj.pk.
-        if isinstance(response, HttpResponseRedirect) and has_uuid(self.model):
+        if isinstance(response, HttpResponseRedirect):
             pk_segment = f"/{quote(str(obj.pk))}/"
             if pk_segment in response["Location"]:
                 response["Location"] = response["Location"].replace(
@@ -369,7 +411,7 @@ class UuidUrlsMixin:
     def message_user(self, request, message, *args, **kwargs):
         # The success message links to the object's change page, built from its pk.
         obj = getattr(request, "_admin_object", None)
-        if obj is not None and has_uuid(type(obj)):
+        if obj is not None:
             message = re.sub(
                 rf"/{re.escape(quote(str(obj.pk)))}/change/", f"/{admin_object_id(obj)}/change/", str(message)
             )

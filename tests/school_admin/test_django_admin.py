@@ -12,7 +12,7 @@ from analytics.demo import seed_demo_samples
 from analytics.lms.models import ApiKey, Delivery, LrsSettings, Webhook
 from analytics.models import Alert, EmotionSample
 from analytics.services import SampleRecord, ensure_participants, record_samples
-from classes.admin_site import admin_object_id, school_of, school_path, site
+from classes.admin_site import admin_object_id, has_uuid, school_of, school_path, site
 from classes.models import Classroom, LiveSession, Role, SessionStatus, User
 
 MODELS = sorted(site._registry, key=lambda m: m._meta.label)
@@ -182,7 +182,6 @@ def test_a_school_admin_creates_a_class_in_their_school_and_cannot_pick_another_
             "name": "Sneaky",
             "teacher": full_cast.bill.uuid,
             "school": full_cast.school_b.uuid,
-            **_empty_inline(),
         },
     )
     assert refused.status_code == 200  # the form comes back with an error
@@ -192,23 +191,12 @@ def test_a_school_admin_creates_a_class_in_their_school_and_cannot_pick_another_
             "name": "Chemistry",
             "teacher": full_cast.tom.uuid,
             "school": full_cast.school_b.pk,
-            **_empty_inline(),
         },
     )
     assert created.status_code == 302
     with scopes_disabled():
         assert not Classroom.objects.filter(name="Sneaky").exists()
         assert Classroom.objects.get(name="Chemistry").school == full_cast.school_a
-
-
-def _empty_inline():
-    prefix = "enrolments"
-    return {
-        f"{prefix}-TOTAL_FORMS": "0",
-        f"{prefix}-INITIAL_FORMS": "0",
-        f"{prefix}-MIN_NUM_FORMS": "0",
-        f"{prefix}-MAX_NUM_FORMS": "1000",
-    }
 
 
 def test_a_school_admin_cannot_escalate_through_the_user_form(full_cast, client_for):
@@ -288,12 +276,16 @@ def test_emotion_samples_are_read_only(full_cast, client_for):
         sample = EmotionSample.objects.filter(session=full_cast.a_ended).first()
         emotion = sample.emotion
     assert alice.get(_change(sample)).status_code == 200  # view only
-    assert 'name="emotion"' not in alice.get(_change(sample)).content.decode()
+    page = alice.get(_change(sample)).content.decode()
+    assert 'name="emotion"' not in page
+    # Its session is a link by the session's UUID, which opens the session's page.
+    assert _change(full_cast.a_ended) in page and alice.get(_change(full_cast.a_ended)).status_code == 200
     assert (
         alice.post(_change(sample), {"emotion": "angry" if emotion != "angry" else "happy"}).status_code
         == 403
     )
-    assert alice.get(reverse("admin:analytics_emotionsample_delete", args=[sample.pk])).status_code == 403
+    delete = reverse("admin:analytics_emotionsample_delete", args=[admin_object_id(sample)])
+    assert alice.get(delete).status_code == 403
     sample.refresh_from_db()
     assert sample.emotion == emotion
 
@@ -373,7 +365,6 @@ def test_admin_urls_and_choices_use_uuids_not_sequential_ids(full_cast, client_f
             "subject": "Optics",
             "teacher": full_cast.tom.uuid,
             "lms_id": "",
-            **_empty_inline(),
             "_continue": "1",
         },
     )
@@ -407,3 +398,45 @@ def test_a_school_admin_never_chooses_a_username_so_none_tells_what_other_school
     with scopes_disabled():
         names = [User.objects.get(email=e).username for e in ("bea@example.net", "zed@example.net")]
     assert re.fullmatch(r"bea\.[a-z2-9]{4}", names[0]) and re.fullmatch(r"zed\.[a-z2-9]{4}", names[1])
+
+
+ADMIN_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16})$")
+OBJECT_HREF = re.compile(r'href="/admin/[a-z_]+/[a-z_]+/([^/"]+)/(?:change|delete|history)/')
+
+
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_no_admin_page_shows_a_sequential_id(full_cast, client_for, model):
+    """Changelist and change page of each model: every object link and selection box carries a UUID or an
+    admin_ids token, and no hidden input carries a pk (inline forms would)."""
+    with scopes_disabled():
+        alices = model._default_manager.filter(**{school_path(model): full_cast.school_a.pk}).first()
+    alice = client_for(full_cast.alice)
+    pages = [alice.get(_changelist(model)).content.decode()]
+    if alices is not None:
+        pages.append(alice.get(_change(alices)).content.decode())
+    for page in pages:
+        for object_id in OBJECT_HREF.findall(page):
+            assert ADMIN_ID.match(object_id), object_id
+        for value in re.findall(r'name="_selected_action" value="([^"]*)"', page):
+            assert ADMIN_ID.match(value), value
+        assert not re.search(r'<input type="hidden" name="[a-z_]+-\d+-(id|classroom)"', page)
+    if alices is not None and not has_uuid(model):
+        by_pk = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[alices.pk])
+        assert alice.get(by_pk).status_code == 302  # a bare pk is no address: "doesn't exist"
+
+
+def test_admin_ids_are_a_keyed_permutation_of_the_pk_per_model():
+    from classes import admin_ids
+
+    tokens = {admin_ids.encode("analytics.emotionsample", pk) for pk in range(1, 2001)}
+    assert len(tokens) == 2000 and all(re.fullmatch(r"[0-9a-f]{16}", t) for t in tokens)
+    assert all(admin_ids.decode("analytics.emotionsample", admin_ids.encode("analytics.emotionsample", pk)) == pk
+               for pk in (0, 1, 2, 99, 2**31, 2**64 - 1))  # fmt: skip
+    # Neighbouring pks give unrelated tokens, and the same pk differs between models.
+    assert (
+        admin_ids.encode("analytics.emotionsample", 7)[:8]
+        != admin_ids.encode("analytics.emotionsample", 8)[:8]
+    )
+    assert admin_ids.encode("analytics.emotionsample", 7) != admin_ids.encode("analytics.alert", 7)
+    assert admin_ids.decode("analytics.emotionsample", "7") is None
+    assert admin_ids.decode("analytics.emotionsample", "../../etc/passwd") is None
