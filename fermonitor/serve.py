@@ -65,7 +65,11 @@ def check_environment(env: dict[str, str], check_reachable: bool = True) -> None
 
         psycopg.connect(database_url, connect_timeout=5).close()
     except Exception as error:
-        raise ServeError(f"Cannot reach PostgreSQL at DATABASE_URL: {error}".strip()) from None
+        hint = ""
+        if "does not exist" in str(error):
+            name = database_url.rsplit("/", 1)[-1].split("?")[0]
+            hint = f" Create it first, e.g. `createdb -h 127.0.0.1 -U postgres {name}`."
+        raise ServeError(f"Cannot reach PostgreSQL at DATABASE_URL: {error}".strip() + hint) from None
     try:
         import redis
 

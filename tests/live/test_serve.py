@@ -38,6 +38,17 @@ def test_refuses_to_start_without_postgresql_and_redis_and_says_what_to_set():
     assert "set DATABASE_URL=postgres://" in done.stderr and "make run" in done.stderr
 
 
+def test_a_missing_database_is_named_with_the_command_that_creates_it():
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("needs a PostgreSQL server: set DATABASE_URL=postgres://...")
+    missing = url.rsplit("/", 1)[0] + "/fermonitor_no_such_database"
+    with pytest.raises(ServeError) as refused:
+        check_environment({"DATABASE_URL": missing, "REDIS_URL": "redis://127.0.0.1:6379/0"})
+    assert "does not exist" in str(refused.value)
+    assert "createdb -h 127.0.0.1 -U postgres fermonitor_no_such_database" in str(refused.value)
+
+
 def _owner(supervisor: Supervisor, ws) -> int | None:
     """The pid of the server process holding this client's connection."""
     client_port = ws.local_address[1]
