@@ -151,7 +151,7 @@ class ClassroomAdmin(SchoolScopedAdmin):
     def enrolled_students(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        students = [enrolment.student for enrolment in obj.enrolments.select_related("student")]
+        students = obj.students.order_by("last_name", "first_name", "username")
         add = reverse("admin:classes_enrolment_add")
         listing = format_html_join(
             ", ",
@@ -161,7 +161,7 @@ class ClassroomAdmin(SchoolScopedAdmin):
                     reverse("admin:classes_user_change", args=[student.uuid]),
                     student.get_full_name() or student,
                 )
-                for student in sorted(students, key=lambda s: (s.last_name, s.first_name, s.username))
+                for student in students
             ),
         )
         return format_html('{} <a href="{}">{}</a>', listing or _("none yet"), add, _("Enrol a student"))

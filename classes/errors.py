@@ -35,9 +35,12 @@ def database_unavailable_message() -> str:
     return _("fermonitor cannot reach its database right now. Please try again in a moment.")
 
 
-def error_body(code: str, message: str) -> dict:
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     """The REST API's error shape (docs/api.md), also for JSON answers from outside it."""
-    return {"error": {"code": code, "message": message}}
+    error = {"code": code, "message": message}
+    if fields is not None:
+        error["fields"] = fields
+    return {"error": error}
 
 
 def wants_json(request) -> bool:

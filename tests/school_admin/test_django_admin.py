@@ -358,6 +358,9 @@ def test_admin_urls_and_choices_use_uuids_not_sequential_ids(full_cast, client_f
     assert f'<option value="{full_cast.tom.pk}"' not in form
     assert reverse("admin:classes_classroom_history", args=[full_cast.class_a.uuid]) in form
     assert reverse("admin:classes_classroom_delete", args=[full_cast.class_a.uuid]) in form
+    # The class's students are listed as links to their pages (by UUID), not as an inline form of pks.
+    assert reverse("admin:classes_user_change", args=[full_cast.sam.uuid]) in form
+    assert reverse("admin:classes_user_change", args=[full_cast.nina.uuid]) not in form  # not enrolled
     saved = alice.post(
         _change(full_cast.class_a),
         {

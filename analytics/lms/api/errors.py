@@ -20,6 +20,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 from classes import errors
+from classes.errors import error_body
 from classes.services import TransitionError
 
 logger = logging.getLogger(__name__)
@@ -60,13 +61,6 @@ def database_unavailable_response() -> Response:
     )
     response["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
     return response
-
-
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    error = {"code": code, "message": message}
-    if fields is not None:
-        error["fields"] = fields
-    return {"error": error}
 
 
 def _translate(exc):
