@@ -106,7 +106,7 @@ bench: models/.installed
 	$(BIN)/python bench/bench_inference.py
 
 clean:
-	rm -rf $(VENV) $(LRS_VENV) node_modules models staticfiles db.sqlite3
+	rm -rf $(VENV) $(LRS_VENV) node_modules models staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm
 
 # Live-session load benchmark (bench/load.py): Daphne on PostgreSQL + Redis, STUDENTS simulated students.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fermonitor_bench

@@ -114,8 +114,14 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            # Several Daphne workers and the sample writer share the file: wait for locks instead of failing.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Several Daphne workers and the sample writer share the file: wait for locks instead of failing,
+            # and write-ahead logging so that pages and stream opens read while the sample writer writes (with
+            # the rollback journal every read waited for each one-second batch and its roll-ups).
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL;",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -2,6 +2,7 @@
 and the teacher's dashboard (a second browser context) shows that student with a face and an emotion."""
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +39,29 @@ def write_y4m(photo, path, size=(640, 480), frames=10):
         for _ in range(frames):
             out.write(b"FRAME\n" + frame)
     return path
+
+
+def wait_until(page, expression: str, timeout_ms: int, logs: list[Path] = (), show: str = "#state"):
+    """Wait for a page's JavaScript `expression` to be truthy and return its value. On a timeout, fail with what
+    the page showed (`show`'s element and dataset) and the tails of the servers' logs, so that a failure on a busy
+    CI machine says whether the server refused, reconnected or was only slow.
+
+    A value, not an element handle: a handle must be adopted into the page's main world after the selector
+    matched, and on a loaded machine Playwright was seen matching a visible tile and still timing out."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return page.wait_for_function(expression, timeout=timeout_ms).json_value()
+    except PlaywrightTimeout:
+        shown = page.evaluate(
+            "(selector) => { const el = document.querySelector(selector);"
+            " return el ? JSON.stringify({text: el.textContent.trim(), data: {...el.dataset}}) : 'absent'; }",
+            show,
+        )
+        tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}" for log in logs)
+        raise AssertionError(
+            f"waited {timeout_ms} ms for {expression!r}; {show} showed {shown}\n{tails}"
+        ) from None
 
 
 def log_in(page, base, username, password):
@@ -98,21 +122,28 @@ def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion
         student_page.goto(f"{server.url}/live/{seeded['session_uuid']}/join/")
         assert "No picture is stored" in student_page.content()
         student_page.click("#start")
-        student_page.wait_for_selector('#state[data-state="streaming"]', timeout=30_000)
-        student_page.wait_for_function(
-            "Number(document.getElementById('seen-count').textContent) >= 3", timeout=30_000
+        logs = [tmp_path / "daphne.log"]
+        wait_until(
+            student_page, "document.querySelector('#state').dataset.state === 'streaming'", 60_000, logs
+        )
+        wait_until(
+            student_page, "Number(document.getElementById('seen-count').textContent) >= 3", 60_000, logs
         )
         assert student_page.text_content("#seen-face") == "face found"
         seen_emotion = student_page.text_content("#seen-emotion")
         assert seen_emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
-        tile = teacher_page.wait_for_selector(
-            f'.student-tile[data-student-id="{student_id}"][data-face="1"][data-streaming="1"]',
-            timeout=15_000,
+        tile = f'.student-tile[data-student-id="{student_id}"]'
+        emotion = wait_until(
+            teacher_page,
+            f"(() => {{ const tile = document.querySelector('{tile}');"
+            " return tile?.dataset.face === '1' && tile.dataset.streaming === '1' && tile.dataset.emotion; })()",
+            30_000,
+            logs,
+            show=tile,
         )
-        emotion = tile.get_attribute("data-emotion")
         assert emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-        assert emotion in tile.text_content()
+        assert emotion in teacher_page.text_content(tile)
         teacher_page.wait_for_function("Number(document.getElementById('count-faces').textContent) === 1")
         teacher_page.wait_for_function(
             "Number(document.getElementById('live-dashboard').dataset.snapshots) >= 2"
