@@ -157,7 +157,7 @@ def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion
         # The teacher ends the session: the student's stream stops gracefully.
         teacher_page.on("dialog", lambda dialog: dialog.accept())
         teacher_page.click("#end-session")
-        student_page.wait_for_selector('#state[data-state="ended"]', timeout=15_000)
+        wait_until(student_page, "document.querySelector('#state').dataset.state === 'ended'", 30_000, logs)
         assert "Session ended" in student_page.text_content("#state")
         acknowledged = int(student_page.text_content("#seen-count"))
 
