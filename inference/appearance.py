@@ -40,26 +40,46 @@ def context_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarra
 
 def appearance(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Unit-length float32 vector of DIMENSIONS values for the face `box` (x, y, w, h) in the RGB frame."""
-    region = context_region(rgb, box)
-    if region.size == 0:
-        return np.zeros(DIMENSIONS, np.float32)
-    # A histogram needs no resampling: every k-th pixel (~48x66 of them, whatever the tile's size) gives the same
-    # shares at a tenth of the cost of an area resize (~0.03 ms a face).
-    step = max(1, min(region.shape[0] // 66, region.shape[1] // 48))
-    hsv = cv2.cvtColor(np.ascontiguousarray(region[::step, ::step]), cv2.COLOR_RGB2HSV).astype(np.int32)
-    hue, saturation, value = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    return appearances(rgb, [box])[0]
+
+
+def appearances(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """`appearance` of every box at once, (N, DIMENSIONS): the sampled pixels of all faces go through one colour
+    conversion and one histogram (a 5x5 gallery's 27 faces: 2.1 ms, against 2.7 ms one face at a time, whose
+    cost was mostly per-call overhead)."""
+    pixels, groups = [], []
+    for index, box in enumerate(boxes):
+        region = context_region(rgb, box)
+        if region.size == 0:
+            continue  # a zero vector: matches nothing
+        # A histogram needs no resampling: every k-th pixel (~48x66 of them, whatever the tile's size) gives the
+        # same shares at a tenth of the cost of an area resize.
+        step = max(1, min(region.shape[0] // 66, region.shape[1] // 48))
+        sampled = region[::step, ::step]
+        rows, cols = sampled.shape[:2]
+        # Three horizontal bands of (nearly) equal height, as np.array_split cuts them.
+        band = np.repeat(np.arange(BANDS), [rows // BANDS + (b < rows % BANDS) for b in range(BANDS)])
+        pixels.append(sampled.reshape(-1, 3))
+        groups.append(np.repeat(index * BANDS + band, cols))
+    if not pixels:
+        return np.zeros((len(boxes), DIMENSIONS), np.float32)
+    line = np.concatenate(pixels)[np.newaxis]  # a 1 x N image for OpenCV (N x 1 converts row by row, slowly)
+    hsv = cv2.cvtColor(line, cv2.COLOR_RGB2HSV)[0].astype(np.int32)
+    hue, saturation, value = hsv[:, 0], hsv[:, 1], hsv[:, 2]
     colour_bin = (hue * HUE_BINS // 180) * SATURATION_BINS + np.minimum(
         (saturation - GREY_BELOW) * SATURATION_BINS // (256 - GREY_BELOW), SATURATION_BINS - 1
     )
     grey_bin = HUE_BINS * SATURATION_BINS + value * GREY_BINS // 256
     bins = np.where(saturation < GREY_BELOW, grey_bin, colour_bin)
-    bands = []
-    for band in np.array_split(bins, BANDS, axis=0):
-        counts = np.bincount(band.ravel(), minlength=BINS).astype(np.float32)
-        bands.append(_unit(np.sqrt(counts)))  # Hellinger: a few dominant colours must not swamp the rest
-    return _unit(np.concatenate(bands)).astype(np.float32)
+    counts = np.bincount(np.concatenate(groups) * BINS + bins, minlength=len(boxes) * BANDS * BINS)
+    # Hellinger per band (a few dominant colours must not swamp the rest), then unit length per face.
+    bands = np.sqrt(counts.reshape(len(boxes), BANDS, BINS).astype(np.float32))
+    bands /= _norms(bands)
+    vectors = bands.reshape(len(boxes), DIMENSIONS)
+    return (vectors / _norms(vectors)).astype(np.float32)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 1e-6 else vector
+def _norms(vectors: np.ndarray) -> np.ndarray:
+    """Norms along the last axis, kept for broadcasting; 1 where a vector is (nearly) zero, which stays zero."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.where(norms > 1e-6, norms, 1.0)

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .appearance import appearance
+from .appearance import appearances
 from .classifier import EmotionClassifier
 from .decode import decode_rgb
 from .detector import Detection, FaceDetector, check_detector_file
@@ -306,6 +306,7 @@ class Engine:
             ]
             probabilities = self._classifier().classify(crops)  # one batch for the whole frame
         classified = time.perf_counter()
+        embeddings = appearances(rgb, [detection.box for detection in detections])
         faces = []
         for index, detection in enumerate(detections):
             row = probabilities[index] if probabilities is not None else None
@@ -317,7 +318,7 @@ class Engine:
                     tuple(float(p) for p in row) if row is not None else None,
                     EMOTIONS[best] if best is not None else None,
                     float(row[best]) if row is not None else None,
-                    appearance(rgb, detection.box),
+                    embeddings[index],
                 )
             )
         embedded = time.perf_counter()
