@@ -224,6 +224,7 @@ async function start() {
 }
 
 startBtn.addEventListener("click", start);
+startBtn.disabled = false; // disabled in the page until now, so that no click comes before this listener
 pauseBtn.addEventListener("click", () => {
   paused = !paused;
   pauseBtn.textContent = paused ? gettext("Resume") : gettext("Pause");

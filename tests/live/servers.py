@@ -32,6 +32,7 @@ def server_env(**overrides) -> dict:
         DEBUG="1",
         FERMONITOR_FAST_HASHER="1",
         PYTHONUNBUFFERED="1",
+        PYTHONFAULTHANDLER="1",  # a hung server killed with SIGABRT prints its threads' stacks into its log
         DJANGO_SETTINGS_MODULE="fermonitor.settings",
     )
     env.update({k: v for k, v in overrides.items() if v is not None})

@@ -76,6 +76,9 @@ def test_make_serve_streams_a_simulated_class_unless_turned_off_and_ctrl_c_stops
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A terminal's foreground job takes Ctrl+C; a test runner started in the background (nohup, `&`) passes
+            # on an ignored SIGINT, which Daphne and make would keep ignoring.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     pgid = make.pid
     try:
@@ -98,7 +101,18 @@ def test_make_serve_streams_a_simulated_class_unless_turned_off_and_ctrl_c_stops
                 assert conn.execute(LIVE_LESSON_SAMPLES).fetchone()[0] == 0
 
         os.killpg(pgid, signal.SIGINT)
-        make.wait(timeout=60)
+        try:
+            make.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            left = group_members(pgid)
+            for (
+                process
+            ) in left:  # PYTHONFAULTHANDLER: a Python process prints every thread's stack on SIGABRT
+                with contextlib.suppress(psutil.Error):
+                    process.send_signal(signal.SIGABRT)
+            time.sleep(2)
+            names = [(p.pid, p.info["cmdline"]) for p in left]
+            raise AssertionError(f"Ctrl+C left {names}:\n{log_path.read_text()[-12000:]}") from None
         assert wait_until(lambda: not group_members(pgid), 30), [
             p.info["cmdline"] for p in group_members(pgid)
         ]
