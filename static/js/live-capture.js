@@ -221,10 +221,11 @@ async function start() {
 
 if (section) {
   if (!navigator.mediaDevices?.getDisplayMedia && !section.dataset.refusal) {
-    startBtn.disabled = true;
     setState("unsupported", _("This browser cannot share a window or tab. Use a recent Chrome, Edge or Firefox on a computer."));
   }
   startBtn.addEventListener("click", start);
+  // Disabled in the page until now, so that no click comes before this listener.
+  startBtn.disabled = Boolean(section.dataset.refusal) || !navigator.mediaDevices?.getDisplayMedia;
   pauseBtn.addEventListener("click", () => {
     paused = !paused;
     pauseBtn.textContent = paused ? _("Resume") : _("Pause");
