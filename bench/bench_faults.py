@@ -558,7 +558,7 @@ def main():
             FERMONITOR_INFERENCE_WORKERS="1",
             PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="fermonitor.settings",
-            MALLOC_MMAP_THRESHOLD_="4194304",
+            MALLOC_MMAP_THRESHOLD_="16777216",
             MALLOC_TRIM_THRESHOLD_="16777216",
         )
         manage(args.repo, env, "migrate", "--noinput", "-v0")

@@ -1,6 +1,7 @@
 """Many faces in one screen capture: per-stage ms of `Engine.analyze_gallery` on one core, and recall.
 
     python bench/bench_gallery.py [--seconds 5] [--seeds 3]
+    make bench-gallery                  # the same, with the server's glibc settings from the Makefile
 
 Galleries of the real photos in ../shared/data/faces (FERMONITOR_SHARED_DIR), 5x5 and 7x7 at 1920x1080 with name
 labels, sent as JPEG (quality 85, what a screen capture sends), plus shared slides without people. The process is
@@ -79,6 +80,14 @@ def main(argv=None) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} cores)")
+    # `make serve` runs with the Makefile's thresholds; decoding a 1080p frame depends on them (inference/decode.py).
+    print(
+        "glibc: "
+        + ", ".join(
+            f"{name}={os.environ.get(name, 'unset')}"
+            for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+        )
+    )
     engine = Engine()
     engine.warm_up_gallery()
     recall(engine, args.seeds)
