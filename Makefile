@@ -118,11 +118,11 @@ SERVERS ?= 1
 bench-load: $(VENV)/.installed models/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/load.py --start-server --servers $(SERVERS) --students $(STUDENTS) $(BENCH_ARGS)
 
-# The load report (bench/capacity.py): inference-only frames/s beside the live capacity of `make serve`, one run.
 # Many faces in one screen capture (issue #12): recall on 5x5/7x7 galleries, per-stage ms of a 1080p frame.
 bench-gallery: $(VENV)/.installed models/.installed
 	$(BIN)/python bench/bench_gallery.py $(BENCH_ARGS)
 
+# The load report (bench/capacity.py): inference-only frames/s beside the live capacity of `make serve`, one run.
 bench-capacity: $(VENV)/.installed models/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/capacity.py $(BENCH_ARGS)
 

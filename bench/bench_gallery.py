@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from inference import Engine  # noqa: E402
+from inference.bench import malloc_settings  # noqa: E402
 from inference.blazeface import iou_matrix  # noqa: E402
 from inference.gallery_builder import build_gallery, build_slide, encode_jpeg, shared_people  # noqa: E402
 
@@ -81,13 +82,7 @@ def main(argv=None) -> int:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} cores)")
     # `make serve` runs with the Makefile's thresholds; decoding a 1080p frame depends on them (inference/decode.py).
-    print(
-        "glibc: "
-        + ", ".join(
-            f"{name}={os.environ.get(name, 'unset')}"
-            for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
-        )
-    )
+    print(f"glibc: {malloc_settings()}")
     engine = Engine()
     engine.warm_up_gallery()
     recall(engine, args.seeds)

@@ -21,6 +21,14 @@ from .paths import shared_data_dir
 MULTI_FACE_PHOTOS = {"couple", "selfie-many-people", "two_people", "obama_and_biden", "kit_with_rose"}
 
 
+def malloc_settings() -> str:
+    """The glibc thresholds this process runs with (the Makefile sets them; decoding speed depends on them)."""
+    return " ".join(
+        f"{name}={os.environ.get(name, 'unset')}"
+        for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+    )
+
+
 def build_frames(size: tuple[int, int], limit: int = 16) -> list[bytes]:
     from PIL import Image
 
@@ -186,8 +194,7 @@ def run_bench(models_dir=None, seconds: float = 3.0, emotion_model=None) -> dict
         f"flip TTA {'on' if engine.flip_tta else 'off'}"
     )
     print(
-        f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')} "
-        f"MALLOC_TRIM_THRESHOLD_={os.environ.get('MALLOC_TRIM_THRESHOLD_', 'unset')}, "
+        f"{malloc_settings()}, "
         f"load average {os.getloadavg()[0]:.1f} (other work on the cores skews every number below)"
     )
     for size in [(320, 240), (640, 480)]:

@@ -220,12 +220,13 @@ async function start() {
 }
 
 if (section) {
-  if (!navigator.mediaDevices?.getDisplayMedia && !section.dataset.refusal) {
+  const unsupported = !navigator.mediaDevices?.getDisplayMedia;
+  if (unsupported && !section.dataset.refusal) {
     setState("unsupported", _("This browser cannot share a window or tab. Use a recent Chrome, Edge or Firefox on a computer."));
   }
   startBtn.addEventListener("click", start);
   // Disabled in the page until now, so that no click comes before this listener.
-  startBtn.disabled = Boolean(section.dataset.refusal) || !navigator.mediaDevices?.getDisplayMedia;
+  startBtn.disabled = Boolean(section.dataset.refusal) || unsupported;
   pauseBtn.addEventListener("click", () => {
     paused = !paused;
     pauseBtn.textContent = paused ? _("Resume") : _("Pause");

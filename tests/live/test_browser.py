@@ -124,10 +124,10 @@ def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion
         student_page.click("#start")
         logs = [tmp_path / "daphne.log"]
         wait_until(
-            student_page, "document.querySelector('#state').dataset.state === 'streaming'", 60_000, logs
+            student_page, "document.querySelector('#state').dataset.state === 'streaming'", 30_000, logs
         )
         wait_until(
-            student_page, "Number(document.getElementById('seen-count').textContent) >= 3", 60_000, logs
+            student_page, "Number(document.getElementById('seen-count').textContent) >= 3", 30_000, logs
         )
         assert student_page.text_content("#seen-face") == "face found"
         seen_emotion = student_page.text_content("#seen-emotion")
@@ -138,7 +138,7 @@ def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion
             teacher_page,
             f"(() => {{ const tile = document.querySelector('{tile}');"
             " return tile?.dataset.face === '1' && tile.dataset.streaming === '1' && tile.dataset.emotion; })()",
-            30_000,
+            15_000,
             logs,
             show=tile,
         )
@@ -157,7 +157,7 @@ def test_student_streams_a_fake_camera_and_the_teacher_sees_the_face_and_emotion
         # The teacher ends the session: the student's stream stops gracefully.
         teacher_page.on("dialog", lambda dialog: dialog.accept())
         teacher_page.click("#end-session")
-        wait_until(student_page, "document.querySelector('#state').dataset.state === 'ended'", 30_000, logs)
+        wait_until(student_page, "document.querySelector('#state').dataset.state === 'ended'", 15_000, logs)
         assert "Session ended" in student_page.text_content("#state")
         acknowledged = int(student_page.text_content("#seen-count"))
 

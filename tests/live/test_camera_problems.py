@@ -99,3 +99,23 @@ def test_each_camera_problem_gets_its_own_message_and_help(
     assert page.is_enabled("#start"), "the student can try again"
     assert errors == []
     context.close()
+
+
+@pytest.mark.parametrize("language", ["en"])
+def test_start_camera_is_disabled_until_the_page_s_script_listens(
+    transactional_cast, live_server, student_cookie, browser, language
+):
+    """A click before live-student.js listens would be lost (the page would say "Ready when you are" for ever):
+    the button is disabled in the page and enabled by the script."""
+    url = f"{live_server.url}/live/{transactional_cast.a_live.uuid}/join/"
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": student_cookie, "url": live_server.url}])
+    page = context.new_page()
+    page.route("**/js/live-student.js*", lambda route: route.abort())
+    page.goto(url)
+    assert page.is_visible("#start") and page.is_disabled("#start")
+
+    page.unroute("**/js/live-student.js*")
+    page.goto(url)
+    page.wait_for_selector("#start:enabled")
+    assert page.get_attribute("#state", "data-state") == "idle"

@@ -105,9 +105,8 @@ def test_make_serve_streams_a_simulated_class_unless_turned_off_and_ctrl_c_stops
             make.wait(timeout=60)
         except subprocess.TimeoutExpired:
             left = group_members(pgid)
-            for (
-                process
-            ) in left:  # PYTHONFAULTHANDLER: a Python process prints every thread's stack on SIGABRT
+            # PYTHONFAULTHANDLER (servers.server_env): a Python process prints every thread's stack on SIGABRT.
+            for process in left:
                 with contextlib.suppress(psutil.Error):
                     process.send_signal(signal.SIGABRT)
             time.sleep(2)

@@ -51,18 +51,10 @@ def live_lesson(db: Path, classroom: str) -> str:
 
 
 def wait_for_moving_dashboard(page, logs: list[Path], faces: int = 3) -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_function(
-            f"document.querySelectorAll('.student-tile[data-face=\"1\"]').length >= {faces}", timeout=240_000
-        )
-        page.wait_for_function(
-            "Number(document.getElementById('live-dashboard').dataset.snapshots || 0) >= 3", timeout=60_000
-        )
-    except PlaywrightTimeout:
-        tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs)
-        raise AssertionError(f"the dashboard did not move:\n{tails}") from None
+    tiles = f"document.querySelectorAll('.student-tile[data-face=\"1\"]').length >= {faces}"
+    wait_until(page, tiles, 240_000, logs, show="#live-dashboard")
+    snapshots = "Number(document.getElementById('live-dashboard').dataset.snapshots || 0) >= 3"
+    wait_until(page, snapshots, 60_000, logs, show="#live-dashboard")
 
 
 def test_the_living_demo_moves_switches_to_hindi_and_shows_a_term_of_reports(tmp_path, browser_factory):  # noqa: F811
@@ -121,9 +113,8 @@ def test_the_living_demo_moves_switches_to_hindi_and_shows_a_term_of_reports(tmp
             student.wait_for_selector('html[lang="hi"]')
             assert "जब आप अपना कैमरा शुरू करते हैं तो क्या होता है" in student.text_content("main")
             student.click("#start")
-            # A long limit: on a loaded CI machine the simulated class's streams queue ahead of her frames.
             wait_until(
-                student, "Number(document.getElementById('seen-count').textContent) >= 2", 180_000, logs
+                student, "Number(document.getElementById('seen-count').textContent) >= 2", 60_000, logs
             )
             assert student.text_content("#seen-face") == "चेहरा मिला"
             assert student.text_content("#seen-emotion") in HINDI_EMOTIONS
