@@ -32,9 +32,12 @@ def context_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarra
     x, y, w, h = box
     x0, y0, x1, y1 = int(x - 0.6 * w), int(y - 0.5 * h), int(x + 1.6 * w), int(y + 1.6 * h)
     region = rgb[max(0, y0) : min(height, y1), max(0, x0) : min(width, x1)]
-    pads = (max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width))
-    if any(pads) and region.size:
-        region = cv2.copyMakeBorder(region, *pads, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    top, left = max(0, -y0), max(0, -x0)
+    if (top or left or y1 > height or x1 > width) and region.size:
+        # Zeros are black both for an HxWx3 uint8 frame and for its HxW view of 3-byte pixels (`appearances`).
+        padded = np.zeros((y1 - y0, x1 - x0, *rgb.shape[2:]), rgb.dtype)
+        padded[top : top + region.shape[0], left : left + region.shape[1]] = region
+        region = padded
     return region
 
 
@@ -43,34 +46,52 @@ def appearance(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return appearances(rgb, [box])[0]
 
 
+def _bin_table() -> np.ndarray:
+    """A 256x1x3 cv2.LUT table from a pixel's (hue, saturation, value) to its parts of a bin: channel 0 the hue's
+    bin times SATURATION_BINS, channel 1 the saturation's bin (255 for a greyish pixel), channel 2 the grey bin. A
+    table lookup on uint8 replaces integer divisions over every sampled pixel (0.2 ms instead of 0.9 for 27
+    faces); the bins are the same."""
+    values = np.arange(256)
+    hue = np.minimum(values, 179) * HUE_BINS // 180 * SATURATION_BINS  # OpenCV's 8-bit hue is 0-179
+    saturation = np.where(
+        values < GREY_BELOW,
+        255,
+        np.minimum((values - GREY_BELOW) * SATURATION_BINS // (256 - GREY_BELOW), SATURATION_BINS - 1),
+    )
+    grey = HUE_BINS * SATURATION_BINS + values * GREY_BINS // 256
+    return np.stack([hue, saturation, grey], axis=1).astype(np.uint8)[:, np.newaxis, :]
+
+
+_BIN_TABLE = _bin_table()
+
+
 def appearances(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
     """`appearance` of every box at once, (N, DIMENSIONS): the sampled pixels of all faces go through one colour
-    conversion and one histogram (a 5x5 gallery's 27 faces: 2.1 ms, against 2.7 ms one face at a time, whose
-    cost was mostly per-call overhead)."""
-    pixels, groups = [], []
+    conversion, one table lookup and one histogram. A 5x5 gallery's 27 faces on an AMD EPYC core: 2.2 ms, against
+    3.7-4.2 ms with per-pixel integer arithmetic on uint8 triples, and more one face at a time (per-call overhead)."""
+    frame = np.ascontiguousarray(rgb)
+    pixels = frame.view(np.dtype((np.void, 3))).reshape(frame.shape[:2])  # one 3-byte item per pixel
+    sampled_parts, groups = [], []
     for index, box in enumerate(boxes):
-        region = context_region(rgb, box)
+        region = context_region(pixels, box)
         if region.size == 0:
             continue  # a zero vector: matches nothing
         # A histogram needs no resampling: every k-th pixel (~48x66 of them, whatever the tile's size) gives the
-        # same shares at a tenth of the cost of an area resize.
+        # same shares at a tenth of the cost of an area resize. Copying 3-byte items is twice as fast as copying
+        # the same pixels as three uint8 values each.
         step = max(1, min(region.shape[0] // 66, region.shape[1] // 48))
         sampled = region[::step, ::step]
-        rows, cols = sampled.shape[:2]
+        rows, cols = sampled.shape
         # Three horizontal bands of (nearly) equal height, as np.array_split cuts them.
         band = np.repeat(np.arange(BANDS), [rows // BANDS + (b < rows % BANDS) for b in range(BANDS)])
-        pixels.append(sampled.reshape(-1, 3))
+        sampled_parts.append(sampled.ravel())
         groups.append(np.repeat(index * BANDS + band, cols))
-    if not pixels:
+    if not sampled_parts:
         return np.zeros((len(boxes), DIMENSIONS), np.float32)
-    line = np.concatenate(pixels)[np.newaxis]  # a 1 x N image for OpenCV (N x 1 converts row by row, slowly)
-    hsv = cv2.cvtColor(line, cv2.COLOR_RGB2HSV)[0].astype(np.int32)
-    hue, saturation, value = hsv[:, 0], hsv[:, 1], hsv[:, 2]
-    colour_bin = (hue * HUE_BINS // 180) * SATURATION_BINS + np.minimum(
-        (saturation - GREY_BELOW) * SATURATION_BINS // (256 - GREY_BELOW), SATURATION_BINS - 1
-    )
-    grey_bin = HUE_BINS * SATURATION_BINS + value * GREY_BINS // 256
-    bins = np.where(saturation < GREY_BELOW, grey_bin, colour_bin)
+    # A 1 x N image for OpenCV (N x 1 converts row by row, slowly).
+    line = np.concatenate(sampled_parts).view(np.uint8).reshape(1, -1, 3)
+    hue, saturation, grey = cv2.split(cv2.LUT(cv2.cvtColor(line, cv2.COLOR_RGB2HSV), _BIN_TABLE))
+    bins = np.where(saturation == 255, grey, hue + saturation)[0]
     counts = np.bincount(np.concatenate(groups) * BINS + bins, minlength=len(boxes) * BANDS * BINS)
     # Hellinger per band (a few dominant colours must not swamp the rest), then unit length per face.
     bands = np.sqrt(counts.reshape(len(boxes), BANDS, BINS).astype(np.float32))
