@@ -101,19 +101,26 @@ async def test_dashboard_shows_a_streaming_student_with_face_and_emotion(
 async def test_snapshots_come_about_once_a_second_not_per_frame(fast_session, cookies, face_jpeg):
     dashboard, _, _ = await open_dashboard(fast_session, cookies.tom)
     stream, _ = await open_stream(fast_session, cookies.sam)
+    # The first frame may wait seconds for this process's models to load (CI once saw a single frame in the
+    # test's 2.6 s): the count starts after it.
+    await send_frame(stream, face_jpeg)
+    await asyncio.sleep(FRAME_GAP)
+    while not dashboard.output_queue.empty():
+        await dashboard.receive_json_from()
+    frames, messages = 10, []
     started = time.monotonic()
-    frames = 0
-    messages = []
-    while time.monotonic() - started < 2.6:
+    for _ in range(frames):
         await send_frame(stream, face_jpeg)
-        frames += 1
         await asyncio.sleep(FRAME_GAP)
         while not dashboard.output_queue.empty():
             messages.append(await dashboard.receive_json_from())
+    elapsed = time.monotonic() - started  # at least 10 gaps of 0.25 s: 2.5 s
     await stream.disconnect()
     snapshots = [m for m in messages if m["type"] == "snapshot"]
-    assert frames >= 8
-    assert 1 <= len(snapshots) <= 3
+    # About one per second of the time the frames took, however slow the machine, and far fewer than frames
+    # while it keeps the session's pace.
+    assert 1 <= len(snapshots) <= elapsed + 1
+    assert len(snapshots) < frames or elapsed > frames - 1
     await dashboard.disconnect()
 
 
