@@ -49,8 +49,8 @@ def appearance(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 def _bin_table() -> np.ndarray:
     """A 256x1x3 cv2.LUT table from a pixel's (hue, saturation, value) to its parts of a bin: channel 0 the hue's
     bin times SATURATION_BINS, channel 1 the saturation's bin (255 for a greyish pixel), channel 2 the grey bin. A
-    table lookup on uint8 replaces integer divisions over every sampled pixel (0.2 ms instead of 0.9 for 27
-    faces); the bins are the same."""
+    table lookup on uint8 replaces integer divisions over every sampled pixel (170,000 of them for a 5x5 gallery's
+    27 faces: 0.5 ms instead of 2.6-3.0 ms, back to back on one core); the bins are the same."""
     values = np.arange(256)
     hue = np.minimum(values, 179) * HUE_BINS // 180 * SATURATION_BINS  # OpenCV's 8-bit hue is 0-179
     saturation = np.where(

@@ -117,10 +117,9 @@ async def test_snapshots_come_about_once_a_second_not_per_frame(fast_session, co
     elapsed = time.monotonic() - started  # at least 10 gaps of 0.25 s: 2.5 s
     await stream.disconnect()
     snapshots = [m for m in messages if m["type"] == "snapshot"]
-    # About one per second of the time the frames took, however slow the machine, and far fewer than frames
-    # while it keeps the session's pace.
+    # About one per second of the time the frames took, however slow the machine: 10 frames at the session's pace
+    # (about 2.6 s) allow 3 snapshots, where one per frame would be 10.
     assert 1 <= len(snapshots) <= elapsed + 1
-    assert len(snapshots) < frames or elapsed > frames - 1
     await dashboard.disconnect()
 
 
