@@ -290,7 +290,7 @@ class Engine:
         """Every face of a screen capture of a video call (up to `max_pixels`, e.g. 1920x1080 with 49 tiles).
 
         frame: JPEG/PNG bytes (checked and decoded like `analyze`'s frames) or an HxWx3 uint8 RGB array (a decoded
-        video frame). The frame is searched in windows at the detector's scale (gallery.py; always the short-range
+        video frame). The whole frame is searched at the detector's scale (gallery.py; always the short-range
         BlazeFace model: gallery tiles are webcam pictures), all faces go through the classifier in one batch, and
         each face gets an appearance vector for `tracking.ParticipantTracker`. `emotions=False` is presence-only:
         the classifier is never run. Raises a `FrameError` for a bad frame."""

@@ -1,19 +1,18 @@
 """Finding every face of a video call's gallery view in one large frame (a screen capture up to 1920x1080).
 
 BlazeFace sees its input at 128x128 px: a 1080p frame shrunk whole turns a 5x5 gallery's 60-120 px faces into
-4-8 px, far below the ~16 px the model needs. So the frame is searched at two scales:
+4-8 px, far below the ~16 px the model needs. So the frame is searched at two scales, each in one call of the model
+on the whole downscaled frame (the model is fully convolutional: blazeface.py):
 
-- fine: the frame is downscaled once so that a window of 128x128 covers `fine_window` of the frame's height (0.4:
-  ~430 px of a 1080p frame, where gallery faces of 45-150 px become 13-45 px, the model's comfortable range), and
-  cut into overlapping windows (overlap `overlap` of a window, so that every face up to that size lies whole in
-  at least one window): 24 windows for 1920x1080;
-- coarse: windows as tall as the frame, for the large faces of a 2x2 gallery or a speaker view (3 windows at 16:9).
+- fine: the frame is downscaled so that 128 px cover `fine_window` of the frame's height (0.4: ~430 px of a 1080p
+  frame, where gallery faces of 45-150 px become 13-45 px, the model's comfortable range): 569x320 for 1920x1080;
+- coarse: 128 px for the frame's height, for the large faces of a 2x2 gallery or a speaker view.
 
-All windows of a frame go through one interpreter call (blazeface.py). Each window's raw detections are merged as
-MediaPipe merges them (weighted NMS), then the windows' results are merged with each other: a face cut by a window's
-inner edge is also seen whole by a neighbouring window (the overlap guarantees it up to the fine scale's largest
-faces) and the whole view wins; among the rest, overlapping boxes (IoU > 0.3, or one mostly inside another) are one
-face and the best-scored box is kept.
+Until December 2026 the fine scale was cut into 18 overlapping 128x128 windows (and the coarse one into 3), with
+the faces cut by a window's edge merged across windows; the whole frame at once costs 19 instead of 27 ms on one core
+and cuts no face. Each scale's raw detections are merged as MediaPipe merges them (weighted NMS), then the scales'
+results with each other: overlapping boxes (IoU > 0.3, or one mostly inside another) are one face, the fine view
+wins, and among views of one scale the best-scored box is kept.
 """
 
 import math
@@ -30,25 +29,10 @@ from .model_cards import EMOTIONS
 
 cv2.setNumThreads(1)
 
-# Higher than the webcam path's 0.5: over 20 test galleries (540 faces) and 5 slides, detections scoring 0.5-0.55
-# were mostly dark corners and name labels, while only 4 of 538 found faces scored below 0.55.
-GALLERY_MIN_SCORE = 0.55
-
-
-@dataclass(frozen=True)
-class Window:
-    x: int  # left edge in the scaled frame
-    y: int
-    scale: float  # scaled frame px per frame px
-    level: str  # "fine" or "coarse"
-
-
-def window_starts(length: int, size: int, overlap: int) -> list[int]:
-    """Evenly spread window starts covering [0, length) with windows of `size` overlapping by at least `overlap`."""
-    if length <= size:
-        return [0]
-    count = math.ceil((length - overlap) / (size - overlap))
-    return [round(index * (length - size) / (count - 1)) for index in range(count)]
+# Higher than the webcam path's 0.5. Measured with the whole-frame search on 30 test galleries (2x2 to 7x7, 691 faces
+# found) and 40 slides: detections on slides (target-like circles, dark corners) scored 0.50-0.55, while only one
+# found face scored below 0.58 (0.546).
+GALLERY_MIN_SCORE = 0.58
 
 
 class _Pyramid:
@@ -76,7 +60,7 @@ class _Pyramid:
 
 
 class GalleryDetector:
-    """All faces of one large frame. Not thread-safe (one interpreter): the engine gives each thread its own."""
+    """All faces of one large frame. Not thread-safe (its interpreters): the engine gives each thread its own."""
 
     def __init__(
         self,
@@ -84,101 +68,60 @@ class GalleryDetector:
         min_score: float = GALLERY_MIN_SCORE,
         min_face_size: int = 20,
         fine_window: float = 0.4,
-        overlap: float = 0.25,
     ):
         self.model = BlazeFace(models_dir, "short", min_score)
         self.size = self.model.size
         self.min_face_size = min_face_size
         self.fine_window = fine_window
-        self.overlap = overlap
-        self.last_windows = 0
+        self.last_refined = 0
 
-    def plan(self, width: int, height: int) -> list[tuple[float, list[Window]]]:
-        """Per scale: (scale, windows). The fine scale never enlarges the frame: a small frame is searched at its
-        own resolution (its faces are then at least as large, relative to a window, as in a 1080p capture)."""
-        size = self.size
-        scales = []
-        fine = min(1.0, size / (self.fine_window * min(width, height)))
-        coarse = size / min(width, height)
-        for level, scale in (("fine", fine), ("coarse", coarse)):
-            if level == "coarse" and coarse >= fine * 0.75:
-                break  # the fine windows already see the whole frame at about this scale
-            scaled_w, scaled_h = max(1, round(width * scale)), max(1, round(height * scale))
-            overlap = round(size * self.overlap)
-            windows = [
-                Window(x, y, scale, level)
-                for y in window_starts(scaled_h, size, overlap)
-                for x in window_starts(scaled_w, size, overlap)
-            ]
-            scales.append((scale, windows))
-        return scales
+    def plan(self, width: int, height: int) -> list[tuple[str, float]]:
+        """The scales a frame is searched at: (level, scaled frame px per frame px), finest first. The fine scale
+        never enlarges the frame: a small frame is searched at its own resolution (its faces are then at least as
+        large, relative to the model's input, as in a 1080p capture)."""
+        fine = min(1.0, self.size / (self.fine_window * min(width, height)))
+        coarse = self.size / min(width, height)
+        if coarse >= fine * 0.75:
+            return [("fine", fine)]  # the fine scale already sees the whole frame at about the coarse scale
+        return [("fine", fine), ("coarse", coarse)]
 
     def detect(self, rgb: np.ndarray) -> tuple[list[Detection], dict[str, float]]:
         """Faces in frame pixels, and the ms spent detecting (resize + model + decode) and merging."""
         started = time.perf_counter()
         height, width = rgb.shape[:2]
-        size = self.size
         pyramid = _Pyramid(rgb)
-        windows, found = [], []
-        for scale, level_windows in self.plan(width, height):
-            # The model takes [-1, 1] floats; converting the scaled frame once beats converting overlapping windows.
+        plan = self.plan(width, height)
+        found = []
+        for level, scale in plan:
+            # The model takes [-1, 1] floats.
             scaled = pyramid.scaled(scale).astype(np.float32) * (2 / 255) - 1
-            for window in level_windows:
-                cut = scaled[window.y : window.y + size, window.x : window.x + size]
-                if cut.shape[:2] != (size, size):  # a frame smaller than a window: pad with black
-                    padded = np.full((size, size, 3), -1, np.float32)
-                    padded[: cut.shape[0], : cut.shape[1]] = cut
-                    cut = padded
-                # One window per call: measured faster per window than batches (which overflow the caches).
-                found.extend(self.model.detect_scaled(cut[np.newaxis]))
-                windows.append(window)
+            found.append((level, scale, self.model.detect_image(scaled)))
         detected = time.perf_counter()
-        boxes, scores, cut_off, coarse = [], [], [], []
-        for window, (window_boxes, window_scores) in zip(windows, found, strict=True):
-            if not len(window_boxes):
-                continue
-            merged, merged_scores = weighted_nms(window_boxes, window_scores)
-            # Edges of the window that are not the frame's edge: a face touching one is seen only in part.
-            scaled_w, scaled_h = round(width * window.scale), round(height * window.scale)
-            inner = np.array(
-                [window.x > 0, window.y > 0, window.x + size < scaled_w, window.y + size < scaled_h], bool
-            )
-            margin = 2.0
-            touching = np.stack(
-                [
-                    merged[:, 0] <= margin,
-                    merged[:, 1] <= margin,
-                    merged[:, 2] >= size - margin,
-                    merged[:, 3] >= size - margin,
-                ],
-                axis=1,
-            )
-            cut_off.append((touching & inner).any(axis=1))
-            coarse.append(np.full(len(merged), window.level == "coarse"))
-            offset = np.array([window.x, window.y, window.x, window.y], np.float32)
-            boxes.append((merged + offset) / window.scale)
-            scores.append(merged_scores)
+        boxes, scores, coarse = [], [], []
+        for level, scale, (level_boxes, level_scores) in found:
+            if len(level_boxes):
+                merged, merged_scores = weighted_nms(level_boxes, level_scores)
+                boxes.append(merged / scale)
+                scores.append(merged_scores)
+                coarse.append(np.full(len(merged), level == "coarse"))
         detections = []
-        refined = 0
+        self.last_refined = 0
         if boxes:
-            kept = self._merge(
-                np.concatenate(boxes), np.concatenate(scores), np.concatenate(cut_off), np.concatenate(coarse)
-            )
-            kept, refined = self._refine(kept, pyramid, self.plan(width, height), width, height)
+            kept = self._merge(np.concatenate(boxes), np.concatenate(scores), np.concatenate(coarse))
+            kept = self._refine(kept, pyramid, [scale for _, scale in plan])
             detections = self._to_detections(kept, width, height)
         merged_at = time.perf_counter()
-        self.last_windows = len(windows) + refined  # for benchmarks
         return detections, {"detect": (detected - started) * 1000, "merge": (merged_at - detected) * 1000}
 
     @staticmethod
     def _merge(
-        boxes: np.ndarray, scores: np.ndarray, cut_off: np.ndarray, coarse: np.ndarray
+        boxes: np.ndarray, scores: np.ndarray, coarse: np.ndarray
     ) -> list[tuple[np.ndarray, float, bool]]:
-        """One (box, score, precise) per face. Whole fine views first, then whole coarse ones, then cut-off views,
-        by score within each: a cut-off view only survives where no whole view of that face exists. `precise` is
-        False for a coarse or cut-off view (its box is rough: `_refine` looks again)."""
-        order = np.lexsort((-scores, coarse, cut_off))
-        boxes, scores, rough = boxes[order], scores[order], (cut_off | coarse)[order]
+        """One (box, score, precise) per face: fine views first, then coarse ones, by score within each; a coarse
+        view only survives where the fine scale saw no such face, and is not `precise` (its box is rough:
+        `_refine` looks again)."""
+        order = np.lexsort((-scores, coarse))
+        boxes, scores, rough = boxes[order], scores[order], coarse[order]
         overlap = iou_matrix(boxes, boxes)
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         inside = intersection_matrix(boxes, boxes) / np.maximum(
@@ -193,17 +136,17 @@ class GalleryDetector:
                 alive &= ~same_face[index]
         return kept
 
-    def _refine(self, kept, pyramid, plan, width: int, height: int):
-        """Look again at faces seen only roughly: a face larger than the fine windows' overlap can be cut by every
-        fine window, and the coarse view of a 100-150 px face boxes it loosely (measured: 176 px for a 118 px face).
-        One window centred on the face, at the finest scale where it fills at most 45% of the window, gives the
-        precise box; only such faces cost a window (none in 5x5 and 7x7 1080p galleries, a few in a 4x4)."""
+    def _refine(self, kept, pyramid: _Pyramid, scales: list[float]):
+        """Look again at faces seen only by the coarse scale: its view of a 100-150 px face boxes it loosely
+        (measured: 176 px for a 118 px face). One 128x128 window centred on the face, at the finest scale where it
+        fills at most 45% of the window, gives the precise box; only such faces cost a window (none in 5x5 and 7x7
+        1080p galleries, a few in a 4x4)."""
         size = self.size
-        scales = sorted({scale for scale, _ in plan}, reverse=True)
+        scales = sorted(scales, reverse=True)
         if len(scales) == 2:
             scales.insert(1, math.sqrt(scales[0] * scales[1]))
         scaled_frames: dict[float, np.ndarray] = {}
-        result, refined = [], 0
+        result = []
         for box, score, precise in kept:
             if precise:
                 result.append((box, score))
@@ -221,7 +164,7 @@ class GalleryDetector:
             cut = frame[y0 : y0 + size, x0 : x0 + size].astype(np.float32) * (2 / 255) - 1
             window[: cut.shape[0], : cut.shape[1]] = cut
             found_boxes, found_scores = self.model.detect_scaled(window[np.newaxis])[0]
-            refined += 1
+            self.last_refined += 1  # for benchmarks
             if len(found_boxes):
                 found_boxes, found_scores = weighted_nms(found_boxes, found_scores)
                 found_boxes = (found_boxes + np.array([x0, y0, x0, y0], np.float32)) / scale
@@ -230,7 +173,7 @@ class GalleryDetector:
                 if overlap[best] > 0.3:
                     box, score = found_boxes[best], float(found_scores[best])
             result.append((box, score))
-        return result, refined
+        return result
 
     def _to_detections(self, kept, width: int, height: int) -> list[Detection]:
         detections = []
