@@ -4,6 +4,7 @@ Frames are built from the real photos in ../shared/data/faces: each single-perso
 to 4:3 and scaled to 640x480 and 320x240, then JPEG-encoded at quality 70 (what the browser sends).
 """
 
+import dataclasses
 import io
 import json
 import multiprocessing
@@ -165,11 +166,14 @@ def classifier_ms_per_face(
     the same call when flip TTA is on (the engine's setting unless `flip_tta` says otherwise).
 
     clock "wall" is elapsed time; "cpu" is this thread's CPU time (the interpreter runs on the calling thread),
-    which other work on a shared machine inflates far less: what one core costs per face."""
+    which other work on a shared machine inflates far less: what one core costs per face.
+
+    With flip TTA every face is mirrored, whatever the card's `flip_tta_below`: how many faces a real batch mirrors
+    depends on the faces, so this is the most it costs."""
     from .classifier import EmotionClassifier
 
     flip = engine.flip_tta if flip_tta is None else flip_tta
-    classifier = EmotionClassifier(engine.card, flip_tta=flip)
+    classifier = EmotionClassifier(dataclasses.replace(engine.card, flip_tta_below=1.0), flip_tta=flip)
     height, width = engine.card.input_size[1], engine.card.input_size[0]
     channels = 1 if engine.card.color == "gray" else 3
     x = np.random.default_rng(0).uniform(-1, 1, (batch, height, width, channels)).astype(np.float32)

@@ -3,13 +3,14 @@
 A card `<name>.json` describes `<name>.tflite`:
     {"name": ..., "file": "<name>.tflite", "input": {"size": [64, 64], "color": "gray",
      "scale": 0.00784, "offset": -1.0}, "classes": [...7 FER2013 names...],
-     "crop": {"side": 1.16, "shift_y": -0.08}, "temperature": 1.0, "flip_tta": true,
+     "crop": {"side": 1.16, "shift_y": -0.08}, "temperature": 1.0, "flip_tta": true, "flip_tta_below": 0.8,
      "provenance": {...}, "metrics": {...}, "created": "..."}
 Pixels are fed as `value * scale + offset` (fer's mini-Xception: x/255*2-1). `classes` is the model's output order;
 the classifier reorders it to `EMOTIONS`. `crop` says how a detector box becomes the model's square input (see
 `FaceCrop`); an older card's `"face_margin": m` means `{"side": 1 + 2m, "shift_y": 0}`. `flip_tta` (default true)
 says the model is served with flip test-time augmentation (`EmotionClassifier`); `FERMONITOR_FLIP_TTA=0` or
-`Engine(flip_tta=False)` turn it off.
+`Engine(flip_tta=False)` turn it off. `flip_tta_below` (default 1.0: every face) mirrors only the faces whose top
+probability is below it, the ones where a second look can change the answer.
 """
 
 import json
@@ -51,6 +52,7 @@ class ModelCard:
     crop: FaceCrop = FaceCrop()
     temperature: float = 1.0
     flip_tta: bool = True  # serve with flip test-time augmentation unless the engine is told otherwise
+    flip_tta_below: float = 1.0  # ... for the faces whose top probability is below this (1.0: every face)
     provenance: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -76,6 +78,7 @@ class ModelCard:
             crop=_crop_from(data),
             temperature=float(data.get("temperature", 1.0)),
             flip_tta=bool(data.get("flip_tta", True)),
+            flip_tta_below=float(data.get("flip_tta_below", 1.0)),
             provenance=data.get("provenance", {}),
             metrics=data.get("metrics", {}),
         )

@@ -1,5 +1,8 @@
-"""Flip test-time augmentation: each face is classified with its mirror image in the same interpreter call and the
-two rows averaged, on every path that classifies a batch; it is on by default and can be turned off."""
+"""Flip test-time augmentation: a face is classified with its mirror image and the two rows averaged, on every path
+that classifies a batch; for every face in the same interpreter call, or (as fer's card says) only for the faces the
+model is unsure of, in a second call. On by default; it can be turned off."""
+
+import dataclasses
 
 import cv2
 import numpy as np
@@ -21,6 +24,11 @@ MULTI_FACE = multi_face_photo()
 @pytest.fixture(scope="module")
 def card():
     return find_card(FER_EMOTION_MODEL, models_dir())
+
+
+@pytest.fixture(scope="module")
+def every_face_card(card):
+    return dataclasses.replace(card, flip_tta_below=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +59,9 @@ class CountingInterpreter:
         return getattr(self._interpreter, name)
 
 
-def test_flip_tta_averages_each_face_with_its_mirror_in_one_interpreter_call(card, dev_faces):
-    plain = EmotionClassifier(card, flip_tta=False)
-    tta = EmotionClassifier(card, flip_tta=True)
+def test_flip_tta_averages_each_face_with_its_mirror_in_one_interpreter_call(every_face_card, dev_faces):
+    plain = EmotionClassifier(every_face_card, flip_tta=False)
+    tta = EmotionClassifier(every_face_card, flip_tta=True)
     counting = tta._interpreter = CountingInterpreter(tta._interpreter)
 
     averaged = tta.classify(dev_faces)
@@ -65,12 +73,63 @@ def test_flip_tta_averages_each_face_with_its_mirror_in_one_interpreter_call(car
     np.testing.assert_allclose(averaged.sum(axis=1), 1.0, atol=1e-9)
 
 
-def test_a_face_and_its_mirror_image_get_the_same_probabilities_with_flip_tta(card, dev_faces):
-    tta = EmotionClassifier(card, flip_tta=True)
+def test_a_face_and_its_mirror_image_get_the_same_probabilities_with_flip_tta_on_every_face(
+    every_face_card, dev_faces
+):
+    tta = EmotionClassifier(every_face_card, flip_tta=True)
     mirrored = [cv2.flip(face, 1) for face in dev_faces]
     np.testing.assert_allclose(tta.classify(dev_faces), tta.classify(mirrored), atol=1e-6)
-    plain = EmotionClassifier(card, flip_tta=False)
+    plain = EmotionClassifier(every_face_card, flip_tta=False)
     assert not np.allclose(plain.classify(dev_faces), plain.classify(mirrored), atol=1e-3)
+
+
+def selective(plain: EmotionClassifier, crops, below: float) -> np.ndarray:
+    """Flip TTA by hand: each crop's row, averaged with its mirror's where the top probability is below `below`."""
+    rows = plain.classify(crops)
+    mirrors = plain.classify([cv2.flip(crop, 1) for crop in crops])
+    unsure = rows.max(axis=1) < below
+    rows[unsure] = (rows[unsure] + mirrors[unsure]) / 2
+    return rows
+
+
+def test_only_faces_below_the_card_s_threshold_are_mirrored_in_a_second_call(card, dev_faces):
+    plain = EmotionClassifier(card, flip_tta=False)
+    top = plain.classify(dev_faces).max(axis=1)
+    below = float(np.median(top))  # so that some faces are sure and some are not, whatever the faces
+    unsure = int((top < below).sum())
+    assert 0 < unsure < len(dev_faces)
+    tta = EmotionClassifier(dataclasses.replace(card, flip_tta_below=below), flip_tta=True)
+    counting = tta._interpreter = CountingInterpreter(tta._interpreter)
+    mirror_calls = []
+    invoke_mirrors = tta._invoke_mirrors
+    tta._invoke_mirrors = lambda batch: mirror_calls.append(len(batch)) or invoke_mirrors(batch)
+
+    result = tta.classify(dev_faces)
+    assert counting.batches == [len(dev_faces)] and mirror_calls == [unsure]  # the faces, then unsure mirrors
+    np.testing.assert_allclose(result, selective(plain, dev_faces, below), atol=1e-6)
+    sure = top >= below
+    np.testing.assert_allclose(result[sure], plain.classify(dev_faces)[sure], atol=1e-9)
+    assert not np.allclose(result[~sure], plain.classify(dev_faces)[~sure], atol=1e-3)
+
+    counting.batches.clear()
+    mirror_calls.clear()
+    assert tta.classify([dev_faces[int(np.argmax(top))]]).shape == (1, 7)
+    assert counting.batches == [1] and mirror_calls == []  # a sure face alone: no second call
+
+
+@pytest.mark.parametrize(("unsure", "rows"), [(1, 1), (3, 4), (5, 8), (13, 16), (17, 24)])
+def test_unsure_mirrors_are_padded_to_a_few_batch_sizes_with_the_same_results(card, dev_faces, unsure, rows):
+    """Their count changes every frame; resizing one interpreter each time would cost more than padding."""
+    faces = (dev_faces * 10)[:unsure]
+    mirrors = EmotionClassifier(card, flip_tta=True)
+    batch = mirrors.prepare(faces)
+    got = mirrors._invoke_mirrors(batch)
+    assert list(mirrors._mirror_interpreters) == [rows]
+    np.testing.assert_allclose(got, EmotionClassifier(card, flip_tta=False).predict(batch), atol=1e-6)
+
+
+def test_fer_s_card_mirrors_the_faces_it_is_less_than_80_percent_sure_of(card):
+    assert card.flip_tta and card.flip_tta_below == 0.8
 
 
 def test_the_engine_serves_with_flip_tta_by_default_on_the_live_and_the_batch_path(monkeypatch):
@@ -82,11 +141,11 @@ def test_the_engine_serves_with_flip_tta_by_default_on_the_live_and_the_batch_pa
     assert len(live.faces) >= 2
     assert [f.probabilities for f in batch[0].faces] == [f.probabilities for f in live.faces]
 
-    # The same faces, classified by hand: each crop and its mirror, averaged.
+    # The same faces, classified by hand: each crop, averaged with its mirror where the model is unsure.
     rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(MULTI_FACE, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     crops = [to_model_colour(crop_face(rgb, face.box, engine.card.crop), "gray") for face in live.faces]
     plain = EmotionClassifier(engine.card, flip_tta=False)
-    expected = (plain.classify(crops) + plain.classify([cv2.flip(c, 1) for c in crops])) / 2
+    expected = selective(plain, crops, engine.card.flip_tta_below)
     np.testing.assert_allclose([f.probabilities for f in live.faces], expected, atol=1e-5)
 
 

@@ -101,6 +101,15 @@ def test_evaluate_records_the_dev_accuracy_in_the_card_and_setup_keeps_it(ready_
     assert rewritten["card_version"] == setup_models.CARD_VERSION
     assert rewritten["metrics"]["dev"] == card["metrics"]["dev"]
     assert rewritten["metrics"]["dev_flip_tta"] == card["metrics"]["dev_flip_tta"]
+    # A card that mirrored every face measured another flip TTA: that number goes, the plain one stays.
+    del card["flip_tta_below"]
+    (ready_models / "fer-mini-xception.json").write_text(json.dumps(card))
+    setup_models.setup(ready_models, log=lambda *_: None)
+    rewritten = json.loads((ready_models / "fer-mini-xception.json").read_text())
+    assert rewritten["flip_tta_below"] == setup_models.FER_FLIP_TTA_BELOW
+    assert (
+        rewritten["metrics"]["dev"] == card["metrics"]["dev"] and "dev_flip_tta" not in rewritten["metrics"]
+    )
 
 
 SERVE_WITHOUT_TENSORFLOW = """
