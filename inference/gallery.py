@@ -73,7 +73,6 @@ class GalleryDetector:
         self.size = self.model.size
         self.min_face_size = min_face_size
         self.fine_window = fine_window
-        self.last_refined = 0
 
     def plan(self, width: int, height: int) -> list[tuple[str, float]]:
         """The scales a frame is searched at: (level, scaled frame px per frame px), finest first. The fine scale
@@ -105,7 +104,6 @@ class GalleryDetector:
                 scores.append(merged_scores)
                 coarse.append(np.full(len(merged), level == "coarse"))
         detections = []
-        self.last_refined = 0
         if boxes:
             kept = self._merge(np.concatenate(boxes), np.concatenate(scores), np.concatenate(coarse))
             kept = self._refine(kept, pyramid, [scale for _, scale in plan])
@@ -160,11 +158,8 @@ class GalleryDetector:
             cx, cy = (box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale
             x0 = int(min(max(0, round(cx - size / 2)), max(0, frame_w - size)))
             y0 = int(min(max(0, round(cy - size / 2)), max(0, frame_h - size)))
-            window = np.full((size, size, 3), -1, np.float32)
             cut = frame[y0 : y0 + size, x0 : x0 + size].astype(np.float32) * (2 / 255) - 1
-            window[: cut.shape[0], : cut.shape[1]] = cut
-            found_boxes, found_scores = self.model.detect_scaled(window[np.newaxis])[0]
-            self.last_refined += 1  # for benchmarks
+            found_boxes, found_scores = self.model.detect_image(cut)  # padded to 128x128 like any small image
             if len(found_boxes):
                 found_boxes, found_scores = weighted_nms(found_boxes, found_scores)
                 found_boxes = (found_boxes + np.array([x0, y0, x0, y0], np.float32)) / scale
