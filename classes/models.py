@@ -258,6 +258,12 @@ class LiveSession(models.Model):
         return self.scheduled_start + self.planned_duration
 
     @property
+    def frame_rate_plural(self) -> int:
+        """The whole number that chooses the plural form of "N times a second" (gettext deprecates a float here):
+        singular for one frame a second only, so that 0.5 and 1.5 read as plurals."""
+        return 1 if self.frame_rate == 1 else 2
+
+    @property
     def is_upcoming(self) -> bool:
         return self.status == SessionStatus.SCHEDULED
 

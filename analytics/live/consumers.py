@@ -360,7 +360,8 @@ class StreamConsumer(LiveConsumer):
         if task is None or task.done():
             return
         with contextlib.suppress(Exception, asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), IN_FLIGHT_WAIT_SECONDS)
+            async with asyncio.timeout(IN_FLIGHT_WAIT_SECONDS):
+                await asyncio.shield(task)
 
     async def replaced(self) -> None:
         if self.closing:

@@ -51,7 +51,8 @@ def _models() -> None:
 
 async def _check(probe) -> str:
     try:
-        await asyncio.wait_for(probe, READY_TIMEOUT_SECONDS)
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await probe
     except TimeoutError:
         return "timeout"
     except Exception as error:

@@ -107,7 +107,8 @@ class SessionHub:
     async def start(self) -> None:
         self.channel = await self.layer.new_channel()
         try:
-            await asyncio.wait_for(self.layer.group_add(self.group, self.channel), LAYER_CALL_TIMEOUT_SECONDS)
+            async with asyncio.timeout(LAYER_CALL_TIMEOUT_SECONDS):
+                await self.layer.group_add(self.group, self.channel)
         except Exception as error:  # the layer is away: serve local streams now, join when it is back
             await self._layer_failed(error)
         else:
@@ -129,9 +130,8 @@ class SessionHub:
             await asyncio.gather(*self._alert_tasks, return_exceptions=True)
         if self.layer_up:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.layer.group_discard(self.group, self.channel), LAYER_CALL_TIMEOUT_SECONDS
-                )
+                async with asyncio.timeout(LAYER_CALL_TIMEOUT_SECONDS):
+                    await self.layer.group_discard(self.group, self.channel)
 
     @property
     def idle(self) -> bool:
@@ -141,7 +141,8 @@ class SessionHub:
         if not self.layer_up:
             return False  # paused: the membership task probes the layer; what is missed is re-published after
         try:
-            await asyncio.wait_for(self.layer.group_send(self.group, message), LAYER_CALL_TIMEOUT_SECONDS)
+            async with asyncio.timeout(LAYER_CALL_TIMEOUT_SECONDS):
+                await self.layer.group_send(self.group, message)
         except Exception as error:  # a channel-layer failure must not break the streams
             await self._layer_failed(error)
             return False
@@ -192,11 +193,11 @@ class SessionHub:
             if self._joined.is_set():
                 self._rejoin.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._rejoin.wait(), REJOIN_SECONDS)
+                    async with asyncio.timeout(REJOIN_SECONDS):
+                        await self._rejoin.wait()
             try:
-                await asyncio.wait_for(
-                    self.layer.group_add(self.group, self.channel), LAYER_CALL_TIMEOUT_SECONDS
-                )
+                async with asyncio.timeout(LAYER_CALL_TIMEOUT_SECONDS):
+                    await self.layer.group_add(self.group, self.channel)
             except asyncio.CancelledError:
                 raise
             except Exception as error:

@@ -89,7 +89,8 @@ class SimulatedClass:
             for index, joiner in enumerate(self.joiners)
         ]
         try:
-            await asyncio.wait_for(self.stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
         except TimeoutError:
             pass
         finally:
@@ -102,7 +103,8 @@ class SimulatedClass:
     async def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopped first; False when stopped."""
         try:
-            await asyncio.wait_for(self.stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
             return False
         except TimeoutError:
             return True

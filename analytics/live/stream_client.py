@@ -54,7 +54,8 @@ class StudentStream:
     async def send(self, frame: bytes, timeout: float = 30) -> dict:
         """Send one frame and return the server's reply (result, error or ended)."""
         await self.ws.send(frame)
-        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        async with asyncio.timeout(timeout):
+            return json.loads(await self.ws.recv())
 
     def pause_after(self, reply: dict) -> float:
         """Seconds to wait before the next frame: what the server asked for, else one frame interval."""

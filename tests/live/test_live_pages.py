@@ -1,5 +1,7 @@
 """The join page and the dashboard page: who gets them, what they say, start/end from the dashboard."""
 
+import warnings
+
 import pytest
 from django.urls import reverse
 from django_scopes import scopes_disabled
@@ -21,6 +23,20 @@ def test_enrolled_consenting_student_gets_the_join_page_with_the_explanation(cas
     assert 'data-width="320"' in html and 'data-height="240"' in html and 'data-rate="1.0"' in html
     assert "No picture is stored" in html and "expression" in html
     assert "js/live-student.js" in html
+
+
+@pytest.mark.parametrize(
+    "rate,sentence",
+    [(1.0, "About 1 time a second"), (0.5, "About 0.5 times a second"), (1.5, "About 1.5 times a second")],
+)
+def test_the_join_page_says_how_often_a_picture_is_sent_in_the_right_number(cast, client_for, rate, sentence):
+    with scopes_disabled():
+        cast.a_live.frame_rate = rate
+        cast.a_live.save(update_fields=["frame_rate"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # gettext deprecates a float as the plural's count
+        html = client_for(cast.sam).get(join_url(cast.a_live)).content.decode()
+    assert sentence in " ".join(html.split())
 
 
 def test_presence_only_join_page_says_emotions_are_off(cast, client_for):
