@@ -127,17 +127,18 @@ class BlazeFace:
             self._runners.popitem(last=False)
         return runner
 
-    def raw(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, H, W, 3) float32 in [-1, 1] (MediaPipe's input range) -> logits (B, N) and box regressors (B, N, 4)."""
-        batch, height, width = windows.shape[:3]
-        runner = self._runner(batch, height, width)
+    def _run(self, windows: np.ndarray) -> tuple[_Runner, np.ndarray, np.ndarray]:
+        """(B, H, W, 3) float32 in [-1, 1] (MediaPipe's input range) -> the runner (its anchors), logits (B, N) and
+        box regressors (B, N, 4)."""
+        batch = len(windows)
+        runner = self._runner(*windows.shape[:3])
         runner.interpreter.set_tensor(runner.input, np.ascontiguousarray(windows, np.float32))
         runner.interpreter.invoke()
         # The models reshape each head's output to (1, -1, C) and concatenate the heads, so a batch comes back as
         # head 1 of every window, then head 2 of every window: regroup by window.
         logits = self._per_window(runner, runner.interpreter.get_tensor(runner.scores)[0, :, 0], batch)
         boxes = self._per_window(runner, runner.interpreter.get_tensor(runner.boxes)[0, :, :4], batch)
-        return logits, boxes
+        return runner, logits, boxes
 
     @staticmethod
     def _per_window(runner: _Runner, flat: np.ndarray, batch: int) -> np.ndarray:
@@ -155,9 +156,8 @@ class BlazeFace:
         """The same for windows already in the model's [-1, 1] range."""
         if len(windows) == 0:
             return []
-        logits, regressors = self.raw(windows)
-        anchors = self._runner(*windows.shape[:3]).anchors
-        return [self._decode(anchors, *outputs) for outputs in zip(logits, regressors, strict=True)]
+        runner, logits, regressors = self._run(windows)
+        return [self._decode(runner.anchors, *outputs) for outputs in zip(logits, regressors, strict=True)]
 
     def detect_image(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One (H, W, 3) image of any size, in the model's [-1, 1] range -> (boxes, scores) in image pixels. The

@@ -87,9 +87,7 @@ class EmotionClassifier:
     def _invoke(self, batch: np.ndarray) -> np.ndarray:
         """One interpreter call: (N, 7) probabilities in EMOTIONS order."""
         self._resize(len(batch))
-        self._interpreter.set_tensor(self._input["index"], np.ascontiguousarray(batch, dtype=np.float32))
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output["index"])[:, self._order].astype(np.float64)
+        return self._call(self._interpreter, batch, len(batch))
 
     def _invoke_mirrors(self, batch: np.ndarray) -> np.ndarray:
         """The unsure faces' mirrors, on interpreters of their own: their number changes from frame to frame, and
@@ -105,7 +103,11 @@ class EmotionClassifier:
             self._mirror_interpreters[rows] = interpreter
         padded = np.zeros((rows, *batch.shape[1:]), np.float32)
         padded[:count] = batch
-        interpreter.set_tensor(self._input["index"], padded)
+        return self._call(interpreter, padded, count)
+
+    def _call(self, interpreter: Interpreter, batch: np.ndarray, count: int) -> np.ndarray:
+        """Run `interpreter` on `batch` (sized as its input) -> the first `count` rows in EMOTIONS order."""
+        interpreter.set_tensor(self._input["index"], np.ascontiguousarray(batch, dtype=np.float32))
         interpreter.invoke()
         return interpreter.get_tensor(self._output["index"])[:count, self._order].astype(np.float64)
 
