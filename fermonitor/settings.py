@@ -126,11 +126,12 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+
+def redis_channel_layer(url: str, prefix: str = "asgi") -> dict:
+    """CHANNEL_LAYERS for a Redis at `url` (also what the fault tests point at their throwaway Redis)."""
     import redis.exceptions
 
-    CHANNEL_LAYERS = {
+    return {
         "default": {
             "BACKEND": "analytics.live.layers.RedisChannelLayer",
             "CONFIG": {
@@ -140,7 +141,7 @@ if REDIS_URL:
                 # fresh connection instead of failing.
                 "hosts": [
                     {
-                        "address": REDIS_URL,
+                        "address": url,
                         "socket_connect_timeout": 3,
                         "socket_timeout": 10,
                         "socket_keepalive": True,
@@ -149,11 +150,16 @@ if REDIS_URL:
                 ],
                 "capacity": 1500,
                 "expiry": 10,
-                # Processes that must not hear each other on one Redis (parallel test workers) differ here.
-                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
+                "prefix": prefix,
             },
         }
     }
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    # Processes that must not hear each other on one Redis (parallel test workers) differ in the prefix.
+    CHANNEL_LAYERS = redis_channel_layer(REDIS_URL, os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"))
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

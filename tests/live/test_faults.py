@@ -174,15 +174,10 @@ def test_a_redis_outage_closes_no_socket_and_updates_and_the_session_end_work_ac
 
 
 def redis_layer(url: str) -> dict:
-    return {
-        "default": {
-            "BACKEND": "analytics.live.layers.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": url, "socket_connect_timeout": 2, "socket_timeout": 10}],
-                "expiry": 10,
-            },
-        }
-    }
+    """Production's channel-layer settings (timeouts, a retry on a fresh connection) for another Redis."""
+    from fermonitor.settings import redis_channel_layer
+
+    return redis_channel_layer(url)
 
 
 async def live_updates(dashboard, timeout: float) -> str:
