@@ -117,7 +117,7 @@ def test_only_faces_below_the_card_s_threshold_are_mirrored_in_a_second_call(car
     assert counting.batches == [1] and mirror_calls == []  # a sure face alone: no second call
 
 
-@pytest.mark.parametrize(("unsure", "rows"), [(1, 1), (3, 4), (5, 8), (13, 16), (17, 24)])
+@pytest.mark.parametrize(("unsure", "rows"), [(1, 1), (3, 3), (5, 8), (9, 12), (13, 16), (17, 20)])
 def test_unsure_mirrors_are_padded_to_a_few_batch_sizes_with_the_same_results(card, dev_faces, unsure, rows):
     """Their count changes every frame; resizing one interpreter each time would cost more than padding."""
     faces = (dev_faces * 10)[:unsure]
@@ -126,6 +126,19 @@ def test_unsure_mirrors_are_padded_to_a_few_batch_sizes_with_the_same_results(ca
     got = mirrors._invoke_mirrors(batch)
     assert list(mirrors._mirror_interpreters) == [rows]
     np.testing.assert_allclose(got, EmotionClassifier(card, flip_tta=False).predict(batch), atol=1e-6)
+
+
+def test_only_the_most_recently_used_mirror_batch_sizes_keep_their_interpreters(card, dev_faces):
+    mirrors = EmotionClassifier(card, flip_tta=True)
+    batch = mirrors.prepare((dev_faces * 10)[:40])
+    for count in (1, 2, 3, 4, 8, 12, 16, 1):
+        mirrors._invoke_mirrors(batch[:count])
+    kept = mirrors._mirror_interpreters
+    assert len(kept) == EmotionClassifier.KEPT_MIRROR_SIZES == 6
+    assert list(kept) == [3, 4, 8, 12, 16, 1]  # 2 was the least recently used when 16 came; 1 was used again
+    reused = kept[12]
+    mirrors._invoke_mirrors(batch[:10])  # 10 faces pad to 12 rows: the same interpreter
+    assert mirrors._mirror_interpreters[12] is reused and list(mirrors._mirror_interpreters)[-1] == 12
 
 
 def test_fer_s_card_mirrors_the_faces_it_is_less_than_80_percent_sure_of(card):
