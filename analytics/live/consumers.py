@@ -427,8 +427,11 @@ class DashboardConsumer(LiveConsumer):
             return
         history["session"]["status"] = self.hub.status
         await self.send_json(history)
-        await self.send_json(self.hub.snapshot())
+        # Listen before the snapshot goes out: an update the hub sent while this socket was still sending its
+        # snapshot would be lost, and a student's first result then never shown (seen under load).
+        snapshot = self.hub.snapshot()
         self.hub.add_dashboard(self)
+        await self.send_json(snapshot)
 
     async def receive(self, text_data=None, bytes_data=None):
         await self.send_json(

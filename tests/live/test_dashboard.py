@@ -72,6 +72,27 @@ async def test_teacher_admin_and_operator_get_the_roster_and_a_snapshot(transact
     await communicator.disconnect()
 
 
+async def test_a_dashboard_listens_to_the_hub_before_its_first_snapshot_is_sent(
+    transactional_cast, cookies, monkeypatch
+):
+    """Whatever the hub sends after the snapshot was taken must reach this dashboard too."""
+    from analytics.live.consumers import DashboardConsumer
+
+    listening_at_snapshot = []
+    send_json = DashboardConsumer.send_json
+
+    async def recording_send_json(self, message, *args, **kwargs):
+        if message.get("type") == "snapshot" and not listening_at_snapshot:
+            listening_at_snapshot.append(self in self.hub.dashboards)
+        await send_json(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(DashboardConsumer, "send_json", recording_send_json)
+    communicator, _, snapshot = await open_dashboard(transactional_cast.a_live, cookies.tom)
+    assert snapshot["counts"] == {"joined": 0, "streaming": 0, "faces": 0}
+    assert listening_at_snapshot == [True]
+    await communicator.disconnect()
+
+
 async def test_dashboard_shows_a_streaming_student_with_face_and_emotion(
     fast_session, cookies, face_jpeg, transactional_cast
 ):
