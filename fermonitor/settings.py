@@ -135,16 +135,21 @@ def redis_channel_layer(url: str, prefix: str = "asgi") -> dict:
         "default": {
             "BACKEND": "analytics.live.layers.RedisChannelLayer",
             "CONFIG": {
-                # Timeouts so that an unreachable Redis fails calls (and the live hubs back off and retry)
-                # instead of hanging them; reads wait longer than channels_redis's 5 s blocking pop. After a
-                # Redis restart every pooled connection is dead: a call that meets one is retried once on a
-                # fresh connection instead of failing.
+                # `socket_timeout` None (redis-py 8 defaults to 5 s): with one set, redis-py sends every command
+                # through `asyncio.wait_for`, which on Python 3.11 swallows a cancellation that arrives just as
+                # the send finishes (CPython gh-86296). A live hub's receive loop cancelled at that moment ran on
+                # for ever, and so did the test loop or Daphne shutdown waiting for it. Our own layer calls are
+                # bounded with `asyncio.timeout` instead (hub, receivers, /readyz); a connect fails after 3 s, and
+                # TCP keepalive probes find a Redis host that vanished without closing its connections in ~25 s.
+                # After a Redis restart every pooled connection is dead: a call that meets one is retried once
+                # on a fresh connection instead of failing.
                 "hosts": [
                     {
                         "address": url,
+                        "socket_timeout": None,
                         "socket_connect_timeout": 3,
-                        "socket_timeout": 10,
                         "socket_keepalive": True,
+                        "socket_keepalive_options": _keepalive_options(),
                         "retry_on_error": [redis.exceptions.ConnectionError],
                     }
                 ],
@@ -154,6 +159,14 @@ def redis_channel_layer(url: str, prefix: str = "asgi") -> dict:
             },
         }
     }
+
+
+def _keepalive_options() -> dict:
+    """First probe after 10 s idle, then every 5 s; 3 unanswered probes close the connection (Linux names)."""
+    import socket
+
+    wanted = {"TCP_KEEPIDLE": 10, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
+    return {getattr(socket, name): value for name, value in wanted.items() if hasattr(socket, name)}
 
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -1,6 +1,7 @@
 """Session start/end (sent by `classes.services` on commit) and participant assignments (sent by
 `analytics.services` on commit) reach every process's hub through the channel layer."""
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -14,13 +15,22 @@ from .hub import group_name
 
 logger = logging.getLogger(__name__)
 
+BROADCAST_TIMEOUT_SECONDS = (
+    5  # a Redis that accepts but never answers must not hold up the request ending a session
+)
+
+
+async def _group_send(layer, group: str, message: dict) -> None:
+    async with asyncio.timeout(BROADCAST_TIMEOUT_SECONDS):
+        await layer.group_send(group, message)
+
 
 def _broadcast(session, kind: str, **fields) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group_name(session.pk), {"type": kind, **fields})
+        async_to_sync(_group_send)(layer, group_name(session.pk), {"type": kind, **fields})
     except Exception as error:
         # The state change is committed. Hubs that miss it re-read the session's status while the layer is
         # away and again once it is back (analytics.live.hub), and a page re-reads it on reload.

@@ -69,7 +69,15 @@ def test_teacher_reads_a_gallery_tab_and_the_dashboard_shows_participants_with_e
             assert dashboard.get_attribute("#capture-state", "data-state") == "idle"
 
             dashboard.click("#capture-start")
-            dashboard.wait_for_selector('#capture-state[data-state="sharing"]', timeout=30_000)
+            try:
+                dashboard.wait_for_selector('#capture-state[data-state="sharing"]', timeout=30_000)
+            except Exception as error:  # say where it stopped: the browser's picker, or our socket
+                state = dashboard.get_attribute("#capture-state", "data-state")
+                text = dashboard.text_content("#capture-state")
+                tabs = [page.title() for page in context.pages]
+                raise AssertionError(
+                    f"the share never started: state {state!r} ({text!r}); tabs {tabs}"
+                ) from error
             dashboard.wait_for_function(
                 "Number(document.getElementById('capture').dataset.frames || 0) >= 2", timeout=60_000
             )

@@ -11,6 +11,8 @@ import time
 import psutil
 import pytest
 
+from fermonitor.settings import redis_channel_layer
+
 from ..faces import webcam_jpeg
 from .conftest import FRAME_GAP, db, open_stream, send_frame, socket
 from .servers import (
@@ -173,13 +175,6 @@ def test_a_redis_outage_closes_no_socket_and_updates_and_the_session_end_work_ac
         assert log_lines(server, "Traceback") == []
 
 
-def redis_layer(url: str) -> dict:
-    """Production's channel-layer settings (timeouts, a retry on a fresh connection) for another Redis."""
-    from fermonitor.settings import redis_channel_layer
-
-    return redis_channel_layer(url)
-
-
 async def live_updates(dashboard, timeout: float) -> str:
     """The next "live_updates" state a dashboard communicator is told (other messages are skipped)."""
     deadline = time.monotonic() + timeout
@@ -200,6 +195,95 @@ async def open_dashboard(session, cookie):
 
 
 @needs_redis
+@pytest.mark.parametrize("socket_timeout", [None, 10])
+async def test_production_s_redis_layer_never_goes_through_asyncio_wait_for(
+    redis_server, monkeypatch, socket_timeout
+):
+    """Python 3.11's `asyncio.wait_for` swallows a cancellation that arrives just as its call finishes (CPython
+    gh-86296). redis-py sends every command through it once a `socket_timeout` is set: a hub's receive loop cancelled
+    at that moment ran on for ever and hung a test run's teardown. Production's settings keep redis-py off it (the
+    `socket_timeout=10` case shows that this test sees it when it is used; redis-py 8 uses 5 s unless told None)."""
+    from analytics.live.layers import RedisChannelLayer
+
+    config = redis_channel_layer(redis_server.url, prefix="waitfor")["default"]["CONFIG"]
+    if socket_timeout:
+        config["hosts"][0]["socket_timeout"] = socket_timeout
+    calls = []
+    wait_for = asyncio.wait_for
+
+    def recording_wait_for(awaitable, timeout):
+        calls.append(timeout)
+        return wait_for(awaitable, timeout)
+
+    monkeypatch.setattr(asyncio, "wait_for", recording_wait_for)
+    layer = RedisChannelLayer(**config)
+    channel = await layer.new_channel()
+    await layer.group_add("live.session.1", channel)
+    await layer.group_send("live.session.1", {"type": "live.sync"})
+    assert await layer.receive(channel) == {"type": "live.sync"}
+    await layer.group_discard("live.session.1", channel)
+    await layer.flush()
+    await layer.close_pools()
+    if socket_timeout is None:
+        assert calls == []
+    else:
+        assert calls and set(calls) == {socket_timeout}
+
+
+@needs_redis
+@pytest.mark.parametrize("socket_timeout", [None, 10])
+async def test_a_receive_loop_on_production_s_redis_layer_ends_when_cancelled_as_a_command_is_sent(
+    redis_server, monkeypatch, socket_timeout
+):
+    """The hang itself, made certain: the cancellation lands right after a command's bytes are written, the moment
+    `asyncio.wait_for` (used by redis-py when a `socket_timeout` is set) loses it on Python 3.11. With production's
+    settings the loop ends; with `socket_timeout=10` (the `None` case's control) it runs on."""
+    import sys
+
+    from analytics.live.layers import RedisChannelLayer
+
+    config = redis_channel_layer(redis_server.url, prefix="cancel")["default"]["CONFIG"]
+    if socket_timeout:
+        config["hosts"][0]["socket_timeout"] = socket_timeout
+    layer = RedisChannelLayer(**config)
+    channel = await layer.new_channel()
+    main = asyncio.current_task()
+    target = None
+    armed = False
+    drain = asyncio.StreamWriter.drain
+
+    async def cancelling_drain(writer):
+        nonlocal armed
+        if armed and asyncio.current_task() is not main:
+            armed = False
+            asyncio.get_running_loop().call_soon(target.cancel)  # runs before the send's waiter wakes up
+        await drain(writer)
+
+    async def receive_forever():  # as the hub's receive loop: layer errors are retried, cancellation ends it
+        while True:
+            try:
+                await layer.receive(channel)
+            except Exception:
+                await asyncio.sleep(0.05)
+
+    monkeypatch.setattr(asyncio.StreamWriter, "drain", cancelling_drain)
+    await layer.send(channel, {"type": "live.sync"})  # connects the pool before arming
+    armed = True
+    target = asyncio.create_task(receive_forever())
+    try:
+        done, _ = await asyncio.wait([target], timeout=3)
+        if socket_timeout is None:
+            assert target in done and target.cancelled()
+        elif sys.version_info < (3, 12):
+            assert not done and target.cancelling() == 1, "the control: wait_for swallowed the cancellation"
+    finally:
+        target.cancel()
+        await asyncio.wait([target], timeout=3)
+        await layer.flush()
+        await layer.close_pools()
+
+
+@needs_redis
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 async def test_the_hub_rejoins_its_group_after_a_redis_restart_so_the_session_end_reaches_the_student(
@@ -210,7 +294,7 @@ async def test_the_hub_rejoins_its_group_after_a_redis_restart_so_the_session_en
 
     from classes import services
 
-    settings.CHANNEL_LAYERS = redis_layer(redis_server.url)
+    settings.CHANNEL_LAYERS = redis_channel_layer(redis_server.url)
     channel_layers.backends.clear()
     communicator, _ = await open_stream(fast_session, cookies.sam)
     dashboard = await open_dashboard(fast_session, cookies.tom)
@@ -246,7 +330,7 @@ async def test_a_session_ended_while_redis_is_away_still_ends_the_streams(
 
     from classes import services
 
-    settings.CHANNEL_LAYERS = redis_layer(redis_server.url)
+    settings.CHANNEL_LAYERS = redis_channel_layer(redis_server.url)
     channel_layers.backends.clear()
     communicator, _ = await open_stream(fast_session, cookies.sam)
     dashboard = await open_dashboard(fast_session, cookies.tom)
@@ -500,7 +584,9 @@ def test_readyz_reports_each_dependency(client, settings):
     }
     from .servers import free_port
 
-    settings.CHANNEL_LAYERS = redis_layer(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    settings.CHANNEL_LAYERS = redis_channel_layer(
+        f"redis://127.0.0.1:{free_port()}/0"
+    )  # nothing listens there
     channel_layers.backends.clear()
     try:
         response = client.get("/readyz")
@@ -587,3 +673,31 @@ async def test_a_handshake_that_completes_late_does_not_close_the_students_newer
 
 def stream_path_of(session) -> str:
     return f"/ws/live/{session.uuid}/stream/"
+
+
+def test_ending_a_session_is_not_held_up_by_a_redis_that_accepts_but_never_answers(
+    settings, caplog, monkeypatch
+):
+    """Redis calls carry no socket timeout (see `fermonitor.settings.redis_channel_layer`): the broadcast of a session's
+    end bounds itself, so the teacher's request ends, and says in the log what was not sent."""
+    import socket as sockets
+    from types import SimpleNamespace
+
+    from channels.layers import channel_layers
+
+    from analytics.live import receivers
+
+    monkeypatch.setattr(receivers, "BROADCAST_TIMEOUT_SECONDS", 0.5)
+    with sockets.socket() as silent:  # the kernel completes connections to it; nothing ever reads or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        settings.CHANNEL_LAYERS = redis_channel_layer(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        channel_layers.backends.clear()
+        try:
+            started = time.monotonic()
+            with caplog.at_level("WARNING", logger="analytics.live.receivers"):
+                receivers._broadcast(SimpleNamespace(pk=7), "session.ended")
+            assert time.monotonic() - started < 3
+            assert "Could not broadcast session.ended for session 7 (TimeoutError" in caplog.text
+        finally:
+            channel_layers.backends.clear()
