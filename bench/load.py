@@ -192,6 +192,12 @@ def report(summary: dict, args) -> None:
         f"frame sent -> dashboard: p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms "
         f"(not shown {s['not_shown']})"
     )
+    if s["not_shown_frames"]:
+        listed = ", ".join(
+            f"student {i} frame {n} sent at {t} s (shown up to {top})"
+            for i, n, t, top in s["not_shown_frames"]
+        )
+        print(f"  never shown: {listed}")
     print(
         f"  after everyone joined: p50 {s['steady_p50_ms']:.1f} ms, p95 {s['steady_p95_ms']:.1f} ms, "
         f"p99 {s['steady_p99_ms']:.1f} ms (n={s['steady_n']})"

@@ -152,6 +152,18 @@ class Stats:
             "refused": self.refused,
             "failed": self.failed,
             "not_shown": self.not_shown,
+            # Which ones, to look into: (student id, frame n, s after the first student could join, the highest n
+            # of that student the dashboard showed).
+            "not_shown_frames": [
+                (
+                    k[0],
+                    k[1],
+                    round(t - self.started, 2),
+                    max((n for i, n in self.shown if i == k[0]), default=0),
+                )
+                for k, t in sorted(self.sent.items(), key=lambda item: item[1])
+                if k not in self.shown
+            ][:10],
             "connect_failures": self.connect_failures,
             "connect_retries": self.connect_retries,
             "p50_ms": percentile(every, 0.5),
@@ -357,7 +369,7 @@ class MaskedFrame:
         self.data = masked_frame(jpeg)
 
 
-async def dashboard(cookie, base, session_uuid, stats, done: asyncio.Event):
+async def dashboard(cookie, base, session_uuid, stats, done: asyncio.Event, ready: asyncio.Event):
     from websockets.asyncio.client import connect
 
     url = base.replace("http", "ws", 1) + f"/ws/live/{session_uuid}/dashboard/"
@@ -373,6 +385,8 @@ async def dashboard(cookie, base, session_uuid, stats, done: asyncio.Event):
             message = json.loads(raw)
             stats.dashboard_messages += 1
             stats.snapshots += message["type"] == "snapshot"
+            if message["type"] == "snapshot":
+                ready.set()
             for state in message.get("students", ()):
                 n = state.get("n", 0)
                 if n:
@@ -397,11 +411,21 @@ async def run_class(
     photos = [MaskedFrame(p) for p in photos]  # masked once for the whole class
     students = list(zip(seeded["student_ids"], seeded["cookies"]["students"], strict=True))
     stats = Stats(students=len(students))
-    done = asyncio.Event()
+    done, ready = asyncio.Event(), asyncio.Event()
     watcher = asyncio.create_task(
-        dashboard(seeded["cookies"]["teacher"], dashboard_url or urls[0], seeded["session_uuid"], stats, done)
+        dashboard(
+            seeded["cookies"]["teacher"], dashboard_url or urls[0], seeded["session_uuid"], stats, done, ready
+        )
     )
-    await asyncio.sleep(1.0)
+    # Students start once the dashboard has its snapshot: results published before it listened would count as
+    # never shown (a cold server process took over a second to open the dashboard of a 50-student step).
+    readied = asyncio.create_task(ready.wait())
+    await asyncio.wait([readied, watcher], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    readied.cancel()
+    if watcher.done():
+        watcher.result()  # the dashboard's error
+    if not ready.is_set():
+        raise RuntimeError("The teacher's dashboard got no snapshot within 30 s")
     stats.started = time.time()
     stop_at = time.monotonic() + len(students) / join_rate + duration
 
