@@ -9,7 +9,8 @@
 2. Live capacity: `fermonitor.serve` with --workers processes (default one per core) on PostgreSQL + Redis; classes
    of N students at 1 frame/s each stream the same frames (bench/loadclient.py), N stepped up until a step fails. A
    step passes when, once the whole class has joined, p95 frame sent -> shown on the teacher's dashboard is at
-   most --p95-limit ms (300) and nothing was lost: every acknowledged result stored and shown on the dashboard,
+   most --p95-limit ms (300) and nothing was lost: every acknowledged result stored and shown on the dashboard
+   (as itself, or through the student's next result when that came before the hub published the first),
    no frame failed or refused, every student connected. The capacity is the largest passing N (students at
    1 frame/s = frames/s).
 3. Their ratio, p95 at 50 students, and at the capacity point each server process's CPU and RSS, and the samples

@@ -190,14 +190,14 @@ def report(summary: dict, args) -> None:
     print(f"samples stored {s['stored']} vs accepted {s['processed']} (lost {s['lost']})")
     print(
         f"frame sent -> dashboard: p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms "
-        f"(not shown {s['not_shown']})"
+        f"(never shown {s['not_shown']}; shown only through the student's next result {s['superseded']})"
     )
     if s["not_shown_frames"]:
         listed = ", ".join(
-            f"student {i} frame {n} sent at {t} s (shown up to {top})"
-            for i, n, t, top in s["not_shown_frames"]
+            f"student {i} frame {n} sent at {t} s, next frame {gap} ms later (shown up to {top})"
+            for i, n, t, gap, top in s["not_shown_frames"]
         )
-        print(f"  never shown: {listed}")
+        print(f"  not shown as such: {listed}")
     print(
         f"  after everyone joined: p50 {s['steady_p50_ms']:.1f} ms, p95 {s['steady_p95_ms']:.1f} ms, "
         f"p99 {s['steady_p99_ms']:.1f} ms (n={s['steady_n']})"

@@ -114,7 +114,9 @@ class Stats:
     sent: dict[tuple[int, int], float] = field(default_factory=dict)  # (student, n) -> sent at
     shown: dict[tuple[int, int], float] = field(
         default_factory=dict
-    )  # (student, n) -> first on the dashboard
+    )  # (student, n) -> first on the dashboard: that frame's state or a later one of the student
+    exact: set[tuple[int, int]] = field(default_factory=set)  # (student, n) shown with that very frame number
+    top_shown: dict[int, int] = field(default_factory=dict)  # student -> highest frame number shown
     acks: list[float] = field(default_factory=list)
     processed: int = 0
     refused: int = 0
@@ -140,7 +142,19 @@ class Stats:
 
     @property
     def not_shown(self) -> int:
+        """Results the dashboard never reflected: no state of that student at this frame or a later one."""
         return sum(1 for k in self.sent if k not in self.shown)
+
+    @property
+    def superseded(self) -> int:
+        """Results shown only through a later one: a hub publishes each student's latest state (every 50 ms while
+        it keeps up), so a result followed by the student's next one before the hub got to publish shows as that
+        one. Seen for first frames on a process still starting: its hub published n=0, then n=2."""
+        return sum(1 for k in self.sent if k in self.shown and k not in self.exact)
+
+    def _gap_ms(self, key: tuple[int, int]) -> float | None:
+        after = self.sent.get((key[0], key[1] + 1))
+        return None if after is None else round(1000 * (after - self.sent[key]))
 
     def summary(self) -> dict:
         every = self.latencies_ms()
@@ -152,17 +166,13 @@ class Stats:
             "refused": self.refused,
             "failed": self.failed,
             "not_shown": self.not_shown,
-            # Which ones, to look into: (student id, frame n, s after the first student could join, the highest n
-            # of that student the dashboard showed).
+            # Which ones, to look into: (student id, frame n, s after the first student could join, ms until the
+            # student's next frame was sent, the highest n of that student the dashboard showed).
+            "superseded": self.superseded,
             "not_shown_frames": [
-                (
-                    k[0],
-                    k[1],
-                    round(t - self.started, 2),
-                    max((n for i, n in self.shown if i == k[0]), default=0),
-                )
+                (k[0], k[1], round(t - self.started, 2), self._gap_ms(k), self.top_shown.get(k[0], 0))
                 for k, t in sorted(self.sent.items(), key=lambda item: item[1])
-                if k not in self.shown
+                if k not in self.exact
             ][:10],
             "connect_failures": self.connect_failures,
             "connect_retries": self.connect_retries,
@@ -388,9 +398,12 @@ async def dashboard(cookie, base, session_uuid, stats, done: asyncio.Event, read
             if message["type"] == "snapshot":
                 ready.set()
             for state in message.get("students", ()):
-                n = state.get("n", 0)
+                n, student_id = state.get("n", 0), state["id"]
                 if n:
-                    stats.shown.setdefault((state["id"], n), now)
+                    stats.exact.add((student_id, n))
+                    for k in range(stats.top_shown.get(student_id, 0) + 1, n + 1):
+                        stats.shown.setdefault((student_id, k), now)
+                    stats.top_shown[student_id] = max(n, stats.top_shown.get(student_id, 0))
 
 
 async def run_class(
