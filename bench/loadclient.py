@@ -166,9 +166,9 @@ class Stats:
             "refused": self.refused,
             "failed": self.failed,
             "not_shown": self.not_shown,
-            # Which ones, to look into: (student id, frame n, s after the first student could join, ms until the
-            # student's next frame was sent, the highest n of that student the dashboard showed).
             "superseded": self.superseded,
+            # The results not shown as themselves, to look into: (student id, frame n, s after the first student
+            # could join, ms until the student's next frame was sent, the highest n of that student shown).
             "not_shown_frames": [
                 (k[0], k[1], round(t - self.started, 2), self._gap_ms(k), self.top_shown.get(k[0], 0))
                 for k, t in sorted(self.sent.items(), key=lambda item: item[1])

@@ -104,9 +104,8 @@ class EmotionClassifier:
             interpreter = Interpreter(model_path=str(self.card.path), num_threads=1)
             interpreter.resize_tensor_input(self._input["index"], [rows, *batch.shape[1:]])
             interpreter.allocate_tensors()
-        self._mirror_interpreters[rows] = (
-            interpreter  # last = most recently used (dicts keep insertion order)
-        )
+        # Re-inserted last: the dict's order is least to most recently used.
+        self._mirror_interpreters[rows] = interpreter
         while len(self._mirror_interpreters) > self.KEPT_MIRROR_SIZES:
             del self._mirror_interpreters[next(iter(self._mirror_interpreters))]
         padded = np.zeros((rows, *batch.shape[1:]), np.float32)

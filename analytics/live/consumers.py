@@ -428,7 +428,7 @@ class DashboardConsumer(LiveConsumer):
         history["session"]["status"] = self.hub.status
         await self.send_json(history)
         # Listen before the snapshot goes out: an update the hub sent while this socket was still sending its
-        # snapshot would be lost, and a student's first result then never shown (seen under load).
+        # snapshot would otherwise never reach this dashboard.
         snapshot = self.hub.snapshot()
         self.hub.add_dashboard(self)
         await self.send_json(snapshot)

@@ -15,9 +15,9 @@ from .hub import group_name
 
 logger = logging.getLogger(__name__)
 
-BROADCAST_TIMEOUT_SECONDS = (
-    5  # a Redis that accepts but never answers must not hold up the request ending a session
-)
+# Shorter than the hubs' bound on a layer call: a Redis that accepts but never answers must not hold up the
+# teacher's request that ends the session.
+BROADCAST_TIMEOUT_SECONDS = 5
 
 
 async def _group_send(layer, group: str, message: dict) -> None:

@@ -194,6 +194,16 @@ async def open_dashboard(session, cookie):
     return dashboard
 
 
+def production_layer(url: str, prefix: str, socket_timeout: float | None):
+    """A channel layer with production's settings on `url`, or (the tests' control) with a `socket_timeout`."""
+    from analytics.live.layers import RedisChannelLayer
+
+    config = redis_channel_layer(url, prefix=prefix)["default"]["CONFIG"]
+    if socket_timeout:
+        config["hosts"][0]["socket_timeout"] = socket_timeout
+    return RedisChannelLayer(**config)
+
+
 @needs_redis
 @pytest.mark.parametrize("socket_timeout", [None, 10])
 async def test_production_s_redis_layer_never_goes_through_asyncio_wait_for(
@@ -203,11 +213,6 @@ async def test_production_s_redis_layer_never_goes_through_asyncio_wait_for(
     gh-86296). redis-py sends every command through it once a `socket_timeout` is set: a hub's receive loop cancelled
     at that moment ran on for ever and hung a test run's teardown. Production's settings keep redis-py off it (the
     `socket_timeout=10` case shows that this test sees it when it is used; redis-py 8 uses 5 s unless told None)."""
-    from analytics.live.layers import RedisChannelLayer
-
-    config = redis_channel_layer(redis_server.url, prefix="waitfor")["default"]["CONFIG"]
-    if socket_timeout:
-        config["hosts"][0]["socket_timeout"] = socket_timeout
     calls = []
     wait_for = asyncio.wait_for
 
@@ -216,7 +221,7 @@ async def test_production_s_redis_layer_never_goes_through_asyncio_wait_for(
         return wait_for(awaitable, timeout)
 
     monkeypatch.setattr(asyncio, "wait_for", recording_wait_for)
-    layer = RedisChannelLayer(**config)
+    layer = production_layer(redis_server.url, "waitfor", socket_timeout)
     channel = await layer.new_channel()
     await layer.group_add("live.session.1", channel)
     await layer.group_send("live.session.1", {"type": "live.sync"})
@@ -240,12 +245,7 @@ async def test_a_receive_loop_on_production_s_redis_layer_ends_when_cancelled_as
     settings the loop ends; with `socket_timeout=10` (the `None` case's control) it runs on."""
     import sys
 
-    from analytics.live.layers import RedisChannelLayer
-
-    config = redis_channel_layer(redis_server.url, prefix="cancel")["default"]["CONFIG"]
-    if socket_timeout:
-        config["hosts"][0]["socket_timeout"] = socket_timeout
-    layer = RedisChannelLayer(**config)
+    layer = production_layer(redis_server.url, "cancel", socket_timeout)
     channel = await layer.new_channel()
     main = asyncio.current_task()
     target = None
@@ -584,9 +584,8 @@ def test_readyz_reports_each_dependency(client, settings):
     }
     from .servers import free_port
 
-    settings.CHANNEL_LAYERS = redis_channel_layer(
-        f"redis://127.0.0.1:{free_port()}/0"
-    )  # nothing listens there
+    nobody = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.CHANNEL_LAYERS = redis_channel_layer(nobody)
     channel_layers.backends.clear()
     try:
         response = client.get("/readyz")
